@@ -1,0 +1,50 @@
+# One task runner: README, CI and people run the same targets.
+# Every target sets up .venv itself (pinned versions) before it runs.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# Grading and nbval import the instructor-only modules in autograder/ by name.
+export PYTHONPATH := $(CURDIR)/autograder
+export MPLBACKEND := Agg
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: demo test lab release solutions lock clean venv
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-lock.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements-lock.txt -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+## demo: release the course, grade a sample class with nbgrader, print the grades
+demo: $(STAMP)
+	$(PY) -m classroom demo
+
+## test: everything (unit tests, strict nbval on solutions/, release sync, leaks, nbgrader end to end)
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --nbval --nbval-sanitize-with autograder/nbval_sanitize.cfg solutions
+	$(PY) -m pytest -q --nbval-lax notebooks
+
+## lab: open the course (the release notebooks) in JupyterLab
+lab: $(STAMP)
+	cd notebooks && ../$(VENV)/bin/jupyter lab
+
+## release: regenerate notebooks/ from solutions/ with nbgrader generate_assignment
+release: $(STAMP)
+	$(PY) -m classroom release
+
+## solutions: re-execute the solution notebooks and store their outputs (for nbval)
+solutions: $(STAMP)
+	$(PY) -m classroom execute-solutions
+
+## lock: re-pin every package .venv holds (after changing requirements.txt)
+lock: $(STAMP)
+	( echo "# Full pin set for .venv (pip constraints). Regenerate with: make lock"; \
+	  $(PY) -m pip freeze --exclude-editable | grep -vi '^firstneuron' ) > requirements-lock.txt
+
+clean:
+	rm -rf .grading

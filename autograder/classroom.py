@@ -1,0 +1,516 @@
+"""Classroom workflows built on nbgrader: release, sample class, grading, validation.
+
+Run with ``autograder/`` on ``sys.path`` (the Makefile does)::
+
+    python -m classroom release            # regenerate notebooks/ from solutions/
+    python -m classroom demo               # release, grade a sample class, print grades
+    python -m classroom validate NOTEBOOK  # nbgrader validate with a real exit code
+    python -m classroom execute-solutions  # refresh the outputs stored for nbval
+
+Every nbgrader step runs as ``python -m nbgrader ...`` in a *grading workspace*:
+a folder whose ``nbgrader_config.py`` loads the course's, with a copy of
+``solutions/``.  Each submission is graded in its own process with a time
+limit, so one broken, hostile or endless notebook never stops the others.
+"""
+import argparse
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+REPO = Path(__file__).resolve().parent.parent
+AUTOGRADER = REPO / "autograder"
+SOLUTIONS = REPO / "solutions"
+RELEASE = REPO / "notebooks"
+GRADING = REPO / ".grading"
+VARIANTS_FILE = AUTOGRADER / "variants.toml"
+
+#: Seconds one submission of one stage may take to autograde before it is stopped.
+SUBMISSION_TIMEOUT = 300
+#: Seconds one cell may run while the demo grades (the course default is in nbgrader_config.py).
+DEMO_CELL_TIMEOUT = 5
+SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
+class ClassroomError(Exception):
+    """A problem with the course files or a submission, with the file it concerns."""
+
+
+def stages():
+    """The stage (nbgrader assignment) names, in order: ``["01-sigmoid", ...]``."""
+    return sorted(p.name for p in SOLUTIONS.iterdir() if p.is_dir() and p.name[:2].isdigit())
+
+
+def notebook_path(folder, stage):
+    """The notebook of `stage` inside `folder` (``folder/stage/stage.ipynb``)."""
+    return Path(folder) / stage / f"{stage}.ipynb"
+
+
+# --- Notebook files ------------------------------------------------------------
+
+def normalize_notebook(nb):
+    """Clean metadata in place: one generic kernel, no editor fields, stable cell ids.
+
+    Parameters
+    ----------
+    nb : nbformat.NotebookNode
+
+    Returns
+    -------
+    nb : nbformat.NotebookNode
+    """
+    nb.metadata = nbformat.NotebookNode(
+        kernelspec=dict(KERNELSPEC),
+        language_info={"name": "python"},
+    )
+    seen = set()
+    for index, cell in enumerate(nb.cells):
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        cell_id = cell.get("id") or grade_id or f"cell-{index:02d}"
+        while cell_id in seen:
+            cell_id = f"{cell_id}-{index:02d}"
+        cell["id"] = cell_id
+        seen.add(cell_id)
+        for key in ("collapsed", "scrolled", "execution", "jupyter", "vscode", "ExecuteTime"):
+            cell.metadata.pop(key, None)
+    nbformat.validate(nb)
+    return nb
+
+
+def read_notebook(path):
+    """Read a notebook; a broken file raises ClassroomError naming it."""
+    try:
+        return nbformat.read(str(path), as_version=4)
+    except (OSError, ValueError, nbformat.ValidationError) as error:
+        raise ClassroomError(f"{path}: cannot read this notebook ({error})") from error
+
+
+def write_notebook(nb, path):
+    """Write `nb` as JSON with one-space indentation (nbformat's), ending with a newline."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+
+
+def grading_env(cell_timeout=None):
+    """The environment for nbgrader and its kernels: autograder/ importable, no display."""
+    env = dict(os.environ)
+    paths = [str(AUTOGRADER)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    # nbgrader runs tools of its environment (alembic) by name.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["MPLBACKEND"] = "Agg"
+    env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+    if cell_timeout is not None:
+        env["FIRSTNEURON_CELL_TIMEOUT"] = str(cell_timeout)
+    return env
+
+
+def execute_notebook(path, timeout=120):
+    """Run a solution notebook in its folder and store its outputs, normalized."""
+    from nbclient import NotebookClient
+
+    nb = read_notebook(path)
+    saved = dict(os.environ)
+    os.environ.update(grading_env())
+    try:
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    write_notebook(normalize_notebook(nb), path)
+
+
+# --- nbgrader --------------------------------------------------------------------
+
+@dataclass
+class Run:
+    """How one nbgrader command ended."""
+
+    returncode: int
+    seconds: float
+    log: Path
+    timed_out: bool = False
+
+    @property
+    def ok(self):
+        return self.returncode == 0 and not self.timed_out
+
+    def reason(self):
+        """Why it failed, in one line (the last error line of its log)."""
+        if self.timed_out:
+            return f"stopped after {self.seconds:.0f} s (time limit)"
+        lines = [line.strip() for line in self.log.read_text(errors="replace").splitlines() if line.strip()]
+        errors = [line for line in lines if "[ERROR]" in line or "Error" in line]
+        return (errors or lines or [f"exit code {self.returncode}"])[-1][:300]
+
+
+def nbgrader(args, workspace, log, timeout=SUBMISSION_TIMEOUT, cell_timeout=None):
+    """Run ``python -m nbgrader ARGS`` in `workspace`, its output to `log`, within `timeout` s.
+
+    The command runs in its own process group, which is killed whole (kernels
+    included) when the time is up.
+    """
+    log.parent.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    with open(log, "w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=workspace,
+                                   stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   env=grading_env(cell_timeout), start_new_session=True)
+        try:
+            returncode = process.wait(timeout=timeout)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            returncode = process.wait()
+            timed_out = True
+    return Run(returncode, time.monotonic() - start, log, timed_out)
+
+
+def make_workspace(path):
+    """A fresh grading workspace at `path`: a config that loads the course's, and solutions/."""
+    path = Path(path)
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    (path / "nbgrader_config.py").write_text(
+        "# Grading workspace: the course's configuration, rooted here.\n"
+        "c = get_config()  # noqa: F821\n"
+        f"load_subconfig({str(REPO / 'nbgrader_config.py')!r})  # noqa: F821\n")
+    shutil.copytree(SOLUTIONS, path / "solutions",
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    return path
+
+
+def generate_release(workspace):
+    """``nbgrader generate_assignment`` for every stage in `workspace`; returns its release folder."""
+    workspace = Path(workspace)
+    for stage in stages():
+        run = nbgrader(["generate_assignment", stage, "--force"], workspace,
+                       workspace / "logs" / f"generate-{stage}.log")
+        if not run.ok:
+            raise ClassroomError(f"{notebook_path(SOLUTIONS, stage)}: nbgrader generate_assignment "
+                                 f"failed: {run.reason()} (log: {run.log})")
+    return workspace / "notebooks"
+
+
+def release():
+    """Regenerate the committed release, notebooks/, from solutions/."""
+    with tempfile.TemporaryDirectory() as tmp:
+        generated = generate_release(make_workspace(Path(tmp) / "course"))
+        if RELEASE.exists():
+            shutil.rmtree(RELEASE)
+        shutil.copytree(generated, RELEASE)
+    print(f"release regenerated in {RELEASE.relative_to(REPO)}/ for stages {', '.join(stages())}")
+
+
+def validate(path, invert=False):
+    """nbgrader's validator with an answer: True when the notebook passes (or, inverted, fails) all tests.
+
+    ``nbgrader validate`` exits 0 whatever it finds; this prints the same
+    report and returns the verdict, for an exit code.
+    """
+    from nbgrader.validator import Validator
+    from traitlets.config import Config
+
+    config = Config()
+    config.Validator.invert = invert
+    validator = Validator(config=config)
+    os.environ.update(grading_env())
+    validator.validate_and_print(str(Path(path).resolve()))
+    return not validator.validate(str(Path(path).resolve()))
+
+
+# --- Sample submissions ---------------------------------------------------------------
+
+@dataclass
+class Variant:
+    """A change to a solution cell: a known mistake, a correct rewrite, or a hostile submission.
+
+    Read from ``autograder/variants.toml``: replacing `find` by `replace` (once)
+    in the solution of cell `cell` of `stage`.
+    """
+
+    id: str
+    stage: str
+    cell: str
+    find: str
+    replace: str
+    kind: str = "mistake"
+    diagnosis: str = ""
+    description: str = ""
+
+
+def load_variants(path=VARIANTS_FILE):
+    """The variants catalogue, by id."""
+    with open(path, "rb") as f:
+        entries = tomllib.load(f).get("variant", [])
+    variants = {}
+    for entry in entries:
+        try:
+            variant = Variant(**entry)
+        except TypeError as error:
+            raise ClassroomError(f"{path}: bad variant {entry.get('id', entry)!r}: {error}") from error
+        if variant.id in variants:
+            raise ClassroomError(f"{path}: variant id {variant.id!r} appears twice")
+        variants[variant.id] = variant
+    return variants
+
+
+def strip_solution_markers(source):
+    """A solution cell's code as a learner would write it: the nbgrader markers removed."""
+    lines = [line for line in source.splitlines() if line.strip() not in SOLUTION_MARKERS]
+    return "\n".join(lines)
+
+
+def solution_cells(stage):
+    """The solution code of each solution cell of `stage`, by grade_id, markers removed."""
+    nb = read_notebook(notebook_path(SOLUTIONS, stage))
+    return {cell.metadata.nbgrader.grade_id: strip_solution_markers(cell.source)
+            for cell in nb.cells if cell.metadata.get("nbgrader", {}).get("solution")}
+
+
+def apply_variant(source, variant):
+    """`source` with the variant's change; it must match exactly once."""
+    count = source.count(variant.find)
+    if count != 1:
+        raise ClassroomError(f"{VARIANTS_FILE}: variant {variant.id!r} expects {variant.find!r} once "
+                             f"in cell {variant.cell!r} of {variant.stage}, found it {count} times")
+    return source.replace(variant.find, variant.replace)
+
+
+def build_submission(stage, variant_ids=(), blank=False, release_dir=RELEASE):
+    """A learner's notebook for `stage`: the release with every solution filled in.
+
+    Parameters
+    ----------
+    stage : str
+    variant_ids : sequence of str
+        Variants from the catalogue applied to the filled-in solutions.
+    blank : bool, default=False
+        Return the release notebook untouched.
+    release_dir : path, default=notebooks/
+
+    Returns
+    -------
+    nb : nbformat.NotebookNode
+    """
+    nb = read_notebook(notebook_path(release_dir, stage))
+    if blank:
+        return nb
+    sources = solution_cells(stage)
+    catalogue = load_variants()
+    for variant_id in variant_ids:
+        variant = catalogue[variant_id]
+        if variant.stage == stage:
+            sources[variant.cell] = apply_variant(sources[variant.cell], variant)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.metadata.get("nbgrader", {}).get("solution") and grade_id in sources:
+            cell.source = sources[grade_id]
+    return nb
+
+
+@dataclass
+class Student:
+    """A member of the sample class: who, what they did, and which variants their work has."""
+
+    id: str
+    profile: str
+    variants: tuple = ()
+    blank: bool = False
+
+
+SAMPLE_CLASS = [
+    Student("ada", "correct everywhere"),
+    Student("ben", "handed in the untouched release", blank=True),
+    Student("cy", "sign error in sigmoid", ("sigmoid_sign_error",)),
+    Student("dee", "reshape without transpose", ("reshape_without_transpose",)),
+    Student("eve", "a sigmoid that never returns", ("sigmoid_endless_loop",)),
+]
+
+
+def submit(workspace, student_id, stage, nb):
+    """Place `nb` where nbgrader collects it: ``submitted/STUDENT/STAGE/STAGE.ipynb``."""
+    path = notebook_path(Path(workspace) / "submitted" / student_id, stage)
+    write_notebook(nb, path)
+    (path.parent / "timestamp.txt").write_text("2026-11-27 09:00:00.000000 UTC\n")
+    return path
+
+
+# --- Grading -----------------------------------------------------------------------
+
+@dataclass
+class Outcome:
+    """What grading one submission gave."""
+
+    student: str
+    stage: str
+    graded: bool
+    reason: str = ""
+    seconds: float = 0.0
+    score: float = 0.0
+    max_score: float = 0.0
+    failed_cells: list = field(default_factory=list)
+
+
+def grade(workspace, submissions, cell_timeout=None, timeout=SUBMISSION_TIMEOUT, echo=print):
+    """Autograde and generate feedback for each ``(student, stage)`` in its own nbgrader process.
+
+    Returns
+    -------
+    outcomes : list of Outcome
+    """
+    workspace = Path(workspace)
+    outcomes = []
+    start = time.monotonic()
+    for done, (student, stage) in enumerate(submissions, 1):
+        logs = workspace / "logs" / student
+        run = nbgrader(["autograde", stage, f"--student={student}", "--force"], workspace,
+                       logs / f"autograde-{stage}.log", timeout=timeout, cell_timeout=cell_timeout)
+        outcome = Outcome(student, stage, run.ok, "" if run.ok else run.reason(), run.seconds)
+        if run.ok:
+            feedback = nbgrader(["generate_feedback", stage, f"--student={student}", "--force"],
+                                workspace, logs / f"feedback-{stage}.log", timeout=timeout)
+            if not feedback.ok:
+                outcome.reason = f"feedback not generated: {feedback.reason()}"
+        outcomes.append(outcome)
+        elapsed = time.monotonic() - start
+        left = elapsed / done * (len(submissions) - done)
+        status = "graded" if outcome.graded else f"NOT GRADED: {outcome.reason}"
+        echo(f"[{done}/{len(submissions)}] {student} {stage}: {status} "
+             f"({run.seconds:.0f} s; elapsed {elapsed:.0f} s, about {left:.0f} s left)")
+    fill_scores(workspace, outcomes)
+    return outcomes
+
+
+def fill_scores(workspace, outcomes):
+    """Read each graded outcome's score and failed cells from the workspace's gradebook."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(f"sqlite:///{Path(workspace) / 'gradebook.db'}") as gb:
+        for outcome in outcomes:
+            if not outcome.graded:
+                continue
+            try:
+                submission = gb.find_submission(outcome.stage, outcome.student)
+            except MissingEntry:
+                outcome.graded, outcome.reason = False, "no submission in the gradebook"
+                continue
+            outcome.score, outcome.max_score = submission.score, submission.max_score
+            for notebook in submission.notebooks:
+                for g in notebook.grades:
+                    if g.max_score and g.score < g.max_score:
+                        outcome.failed_cells.append(g.name)
+
+
+def export_grades(workspace):
+    """``nbgrader export`` to grades.csv in `workspace`; returns its path."""
+    workspace = Path(workspace)
+    run = nbgrader(["export", "--to=grades.csv"], workspace, workspace / "logs" / "export.log")
+    if not run.ok:
+        raise ClassroomError(f"{workspace / 'gradebook.db'}: nbgrader export failed: {run.reason()}")
+    return workspace / "grades.csv"
+
+
+def grade_table(outcomes, profiles=None):
+    """A plain-text table: one row per student, one column per stage, then the total."""
+    profiles = profiles or {}
+    students = list(dict.fromkeys(o.student for o in outcomes))
+    stage_names = list(dict.fromkeys(o.stage for o in outcomes))
+    cells = {(o.student, o.stage): o for o in outcomes}
+    header = ["student", "profile", *stage_names, "total"]
+    rows = []
+    for student in students:
+        row = [student, profiles.get(student, "")]
+        total = maximum = 0.0
+        for stage in stage_names:
+            o = cells.get((student, stage))
+            if o is None:
+                row.append("-")
+            elif not o.graded:
+                row.append("not graded")
+            else:
+                row.append(f"{o.score:g}/{o.max_score:g}")
+                total, maximum = total + o.score, maximum + o.max_score
+        row.append(f"{total:g}/{maximum:g}")
+        rows.append(row)
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip() for r in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def demo(workspace=GRADING / "demo", students=SAMPLE_CLASS, echo=print):
+    """The main job: release, grade the sample class with nbgrader, export and print the grades."""
+    workspace = make_workspace(workspace)
+    echo(f"Grading workspace: {workspace}")
+    generated = generate_release(workspace)
+    echo(f"Released {len(stages())} stage(s) with nbgrader generate_assignment: {', '.join(stages())}")
+    submissions = []
+    for student in students:
+        for stage in stages():
+            nb = build_submission(stage, student.variants, student.blank, release_dir=generated)
+            submit(workspace, student.id, stage, nb)
+            submissions.append((student.id, stage))
+    echo(f"Sample class: {len(students)} students, {len(submissions)} submissions; autograding ...")
+    outcomes = grade(workspace, submissions, cell_timeout=DEMO_CELL_TIMEOUT, echo=echo)
+    csv_path = export_grades(workspace)
+    echo("")
+    echo(grade_table(outcomes, {s.id: s.profile for s in students}))
+    echo("")
+    for o in outcomes:
+        if o.failed_cells:
+            echo(f"{o.student} {o.stage}: points lost in {', '.join(o.failed_cells)}")
+    echo("")
+    echo(f"Grades (CSV):  {csv_path}")
+    echo(f"Feedback HTML: {workspace / 'feedback'}/STUDENT/STAGE/STAGE.html")
+    return outcomes
+
+
+def read_grades_csv(path):
+    """The rows of nbgrader's grades.csv as dicts."""
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m classroom", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("release", help="regenerate notebooks/ from solutions/")
+    sub.add_parser("demo", help="release, grade a sample class, print the grades")
+    sub.add_parser("execute-solutions", help="re-run the solution notebooks, storing outputs")
+    p = sub.add_parser("validate", help="nbgrader validate with an exit code (0 = passes)")
+    p.add_argument("notebook", type=Path)
+    p.add_argument("--invert", action="store_true", help="succeed when no test passes")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "release":
+            release()
+        elif args.command == "demo":
+            demo()
+        elif args.command == "execute-solutions":
+            for stage in stages():
+                execute_notebook(notebook_path(SOLUTIONS, stage))
+                print(f"executed {notebook_path(SOLUTIONS, stage).relative_to(REPO)}")
+        elif args.command == "validate":
+            if not args.notebook.is_file():
+                raise ClassroomError(f"{args.notebook}: no such notebook")
+            return 0 if validate(args.notebook, args.invert) else 1
+    except ClassroomError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""First Neuron: learner-facing helpers (data loading and plotting)."""

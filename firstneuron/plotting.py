@@ -1,0 +1,157 @@
+"""Small plotting helpers for the First Neuron notebooks (matplotlib).
+
+None of these functions calls ``plt.show()``: in a notebook the figure is
+displayed automatically; in a script call ``plt.show()`` yourself.
+"""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+__all__ = ["plot_costs", "plot_function", "show_examples"]
+
+MAX_FIG_WIDTH = 8.0  # inches
+
+
+def show_examples(images, labels, classes, n=8, ncols=8, seed=None, ax_size=1.2):
+    """Show a small grid of example images titled with their class name.
+
+    Parameters
+    ----------
+    images : ndarray of shape (m, height, width, channels), dtype uint8
+        Images; channels is 1 (shown in grey, 0 = black, 255 = white) or 3 (RGB).
+    labels : ndarray of shape (1, m) or (m,)
+        Labels 0 or 1.
+    classes : sequence of two str
+        ``(name of class 0, name of class 1)``.
+    n : int, default 8
+        Number of images to show (at most m).
+    ncols : int, default 8
+        Number of images per row.
+    seed : int, optional
+        If None, show the first ``n`` images; otherwise ``n`` images picked
+        at random with ``np.random.default_rng(seed)`` (the global NumPy
+        random state is not touched).
+    ax_size : float, default 1.2
+        Size of one image in inches; reduced so the figure is at most
+        8 inches wide.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure, with one Axes per image.
+    """
+    images = np.asarray(images)
+    labels = np.asarray(labels).ravel()
+    if images.ndim != 4 or images.shape[-1] not in (1, 3):
+        raise ValueError(
+            f"images must have shape (m, height, width, 1 or 3), found {images.shape}"
+        )
+    m = images.shape[0]
+    if labels.shape[0] != m:
+        raise ValueError(f"{m} images but {labels.shape[0]} labels")
+    if len(classes) != 2:
+        raise ValueError(f"classes must hold two names, found {len(classes)}")
+    n = min(int(n), m)
+    if n < 1 or ncols < 1:
+        raise ValueError("n and ncols must be at least 1 and there must be images")
+
+    if seed is None:
+        idx = np.arange(n)
+    else:
+        idx = np.sort(np.random.default_rng(seed).choice(m, size=n, replace=False))
+
+    cols = min(int(ncols), n)
+    rows = math.ceil(n / cols)
+    size = min(float(ax_size), MAX_FIG_WIDTH / cols)
+    fig = plt.figure(figsize=(cols * size, rows * size * 1.2))
+    for k, i in enumerate(idx):
+        ax = fig.add_subplot(rows, cols, k + 1)
+        img = images[i]
+        if img.shape[-1] == 1:
+            ax.imshow(img[:, :, 0], cmap="gray", vmin=0, vmax=255)
+        else:
+            ax.imshow(img)
+        ax.set_title(str(classes[int(labels[i])]), fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def plot_function(f, lo=-10, hi=10, num=201, ax=None, label=None):
+    """Plot ``y = f(z)`` for ``num`` values of z evenly spaced over [lo, hi].
+
+    Parameters
+    ----------
+    f : callable
+        Function of a NumPy array z of shape (num,); if it only accepts
+        numbers it is called once per value.
+    lo, hi : float, default -10, 10
+        Interval of z.
+    num : int, default 201
+        Number of points.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new small figure if None.
+    label : str, optional
+        Legend entry for the curve.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    if not hi > lo:
+        raise ValueError(f"need lo < hi, found lo={lo}, hi={hi}")
+    z = np.linspace(lo, hi, int(num))
+    try:
+        y = np.asarray(f(z), dtype=float)
+    except (TypeError, ValueError):
+        y = None
+    if y is None or y.shape != z.shape:
+        y = np.array([f(v) for v in z], dtype=float)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 2.5))
+    ax.plot(z, y, label=label)
+    ax.grid(True)
+    ax.set_xlabel("z")
+    name = getattr(f, "__name__", "f")
+    ax.set_ylabel(f"{name}(z)" if name.isidentifier() and name != "<lambda>" else "f(z)")
+    if label is not None:
+        ax.legend()
+    return ax
+
+
+def plot_costs(costs, learning_rate=None, ax=None, label=None):
+    """Plot a learning curve: the cost recorded every hundred iterations.
+
+    Parameters
+    ----------
+    costs : array-like of shape (k,)
+        Costs recorded every 100 iterations.
+    learning_rate : float, optional
+        Shown in the title when given.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw (e.g. to compare learning rates); a new small figure
+        if None.
+    label : str, optional
+        Legend entry for the curve.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    costs = np.asarray(costs, dtype=float).ravel()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 2.5))
+    ax.plot(np.arange(costs.size), costs, label=label)
+    ax.set_xlabel("iterations (per hundreds)")
+    ax.set_ylabel("cost")
+    ax.grid(True)
+    if learning_rate is not None:
+        ax.set_title(f"learning rate = {learning_rate}")
+    if label is not None:
+        ax.legend()
+    return ax

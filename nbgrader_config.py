@@ -1,0 +1,45 @@
+"""nbgrader configuration of the First Neuron course.
+
+nbgrader reads this file from the folder it runs in: the repository root for
+an instructor, or a grading workspace whose own ``nbgrader_config.py`` loads
+this one (see ``autograder/classroom.py``).  Paths are resolved from this file,
+never from the working directory.
+"""
+import os
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+AUTOGRADER = HERE / "autograder"
+# The feedback preprocessors live in autograder/; the grading kernels find the
+# checks and the reference there too (classroom.py and the Makefile put the
+# folder on PYTHONPATH).
+if str(AUTOGRADER) not in sys.path:
+    sys.path.insert(0, str(AUTOGRADER))
+
+from feedback_filter import LEARNER_FEEDBACK_PREPROCESSORS  # noqa: E402
+
+c = get_config()  # noqa: F821  (provided by traitlets when it loads this file)
+
+c.CourseDirectory.course_id = "firstneuron"
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "notebooks"
+# Never let a learner's file shadow an instructor module (reference.py,
+# checks.py, ...): such files are not copied from a submission to grading.
+c.CourseDirectory.ignore = [
+    ".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*",
+    *sorted(p.name for p in AUTOGRADER.glob("*.py")),
+]
+
+# Release notebooks: no outputs, one generic kernel.
+c.ClearOutput.enabled = True
+
+# Autograding: a deleted test cell is put back and graded; a cell that runs
+# too long is interrupted and the rest of the notebook still runs.
+c.OverwriteCells.add_missing_cells = True
+c.Execute.timeout = int(os.environ.get("FIRSTNEURON_CELL_TIMEOUT", "20"))
+c.Execute.interrupt_on_timeout = True
+c.Execute.startup_timeout = 60
+
+# Feedback: hidden tests removed, tracebacks cut to the assertion message.
+c.GenerateFeedback.preprocessors = LEARNER_FEEDBACK_PREPROCESSORS

@@ -1,0 +1,174 @@
+"""The course's files: release in sync, no leaks, pins in step, clean notebooks."""
+import ast
+import json
+import re
+import shutil
+import tomllib
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+import classroom
+
+REPO = classroom.REPO
+GRADED_FUNCTIONS = {"sigmoid", "flatten_and_standardize", "initialize_with_zeros", "propagate",
+                    "optimize", "predict", "model", "montage"}
+LEARNER_FOLDERS = ["notebooks", "firstneuron", "data"]
+HIDDEN_OR_SOLUTION = re.compile(r"BEGIN SOLUTION|END SOLUTION|BEGIN HIDDEN TESTS|END HIDDEN TESTS")
+INSTRUCTOR_IMPORT = re.compile(r"^\s*(import|from)\s+(reference|checks|classroom|feedback_filter)\b", re.M)
+
+
+def learner_files():
+    """Every file a learner receives."""
+    for folder in LEARNER_FOLDERS:
+        yield from sorted(p for p in (REPO / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+
+
+def code_of(path):
+    """The Python source in a file: a module's text, or a notebook's code cells."""
+    if path.suffix == ".py":
+        return path.read_text()
+    if path.suffix == ".ipynb":
+        nb = nbformat.read(str(path), as_version=4)
+        return "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    return None
+
+
+def defined_functions(source):
+    """(name, node) for every function defined in `source` (IPython magics dropped)."""
+    lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+    tree = ast.parse("\n".join(lines))
+    return [(node.name, node) for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)]
+
+
+def test_stages_are_the_five_in_order():
+    found = classroom.stages()
+    assert found[0] == "01-sigmoid" and found == sorted(found), f"expected stages starting at 01-sigmoid, found {found}"
+    for stage in found:
+        assert classroom.notebook_path(classroom.SOLUTIONS, stage).is_file(), f"expected a notebook for {stage}"
+
+
+@pytest.mark.parametrize("path", list(learner_files()), ids=lambda p: str(p.relative_to(REPO)))
+def test_no_solution_or_hidden_test_reaches_learners(path):
+    text = path.read_text(errors="replace")
+    marker = HIDDEN_OR_SOLUTION.search(text)
+    assert marker is None, f"expected no nbgrader solution/hidden-test marker in {path}, found {marker.group()!r}"
+    code = code_of(path)
+    if code is None:
+        return
+    imported = INSTRUCTOR_IMPORT.search(code)
+    assert imported is None, f"expected no import of an instructor module in {path}, found {imported.group().strip()!r}"
+    for name, node in defined_functions(code):
+        if name not in GRADED_FUNCTIONS:
+            continue
+        assert path.suffix == ".ipynb", f"expected no graded function in {path}, found def {name}"
+        raises = [n for n in ast.walk(node) if isinstance(n, ast.Raise)
+                  and "NotImplementedError" in ast.unparse(n)]
+        assert raises, f"expected {name} in {path} to be an unfinished stub, found a body without NotImplementedError"
+
+
+@pytest.mark.parametrize("stage", classroom.stages())
+def test_no_solution_line_appears_in_the_release(stage):
+    """Every line inside a solution region or a hidden test is absent from the release notebook."""
+    source = nbformat.read(str(classroom.notebook_path(classroom.SOLUTIONS, stage)), as_version=4)
+    released = nbformat.read(str(classroom.notebook_path(classroom.RELEASE, stage)), as_version=4)
+    release_lines = {line.strip() for c in released.cells for line in c.source.splitlines()}
+    secret = []
+    for cell in source.cells:
+        inside = False
+        for line in cell.source.splitlines():
+            if re.search(r"### (BEGIN|END) (SOLUTION|HIDDEN TESTS)", line):
+                inside = "BEGIN" in line
+                continue
+            if inside and line.strip():
+                secret.append(line.strip())
+    assert secret, f"expected solution regions in {stage}'s source notebook, found none"
+    leaked = [line for line in secret if line in release_lines]
+    assert not leaked, f"expected no solution or hidden-test line in the {stage} release, found {leaked}"
+
+
+def test_committed_release_matches_a_fresh_generation(tmp_path):
+    generated = classroom.generate_release(classroom.make_workspace(tmp_path / "course"))
+    expected = sorted(p.relative_to(generated) for p in generated.rglob("*") if p.is_file())
+    found = sorted(p.relative_to(classroom.RELEASE) for p in classroom.RELEASE.rglob("*") if p.is_file())
+    assert found == expected, f"expected notebooks/ to hold {expected}, found {found}: run `make release`"
+    for rel in expected:
+        fresh, committed = (generated / rel).read_bytes(), (classroom.RELEASE / rel).read_bytes()
+        assert committed == fresh, f"notebooks/{rel} differs from nbgrader's fresh release: run `make release`"
+
+
+def pins_from_requirements():
+    pins = {}
+    for line in (REPO / "requirements.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, version = line.split("==")
+            pins[name.strip().lower().replace("_", "-")] = version.strip()
+    return pins
+
+
+def test_environment_yml_has_the_same_pins_as_requirements():
+    env = yaml.safe_load((REPO / "environment.yml").read_text())
+    conda = {}
+    for dep in env["dependencies"]:
+        if isinstance(dep, str) and "=" in dep and not dep.startswith("python="):
+            name, version = dep.split("=", 1)
+            conda[name.strip().lower().replace("_", "-")] = version.strip()
+    expected = pins_from_requirements()
+    assert conda == expected, f"expected environment.yml to pin {expected}, found {conda}"
+
+
+def test_requirements_agree_with_the_lock_file():
+    lock = {}
+    for line in (REPO / "requirements-lock.txt").read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, version = line.split("==")
+            lock[name.strip().lower().replace("_", "-")] = version.strip()
+    for name, version in pins_from_requirements().items():
+        assert lock.get(name) == version, f"expected {name}=={version} in requirements-lock.txt, found {lock.get(name)}"
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (REPO / "README.md").read_text()
+    assert "make test" in readme and "make demo" in readme, "expected README.md to show make demo and make test"
+    assert re.search(r"^make test$", (REPO / ".ci/run").read_text(), re.M), "expected .ci/run to run `make test`"
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "solutions").rglob("*.ipynb")) + sorted((REPO / "notebooks").rglob("*.ipynb")),
+                         ids=lambda p: str(p.relative_to(REPO)))
+def test_notebooks_are_clean(path):
+    text = path.read_text()
+    nb = json.loads(text)
+    assert text.startswith('{\n "cells": [\n'), f"expected {path} indented one level per block, found {text[:20]!r}"
+    assert nb["metadata"]["kernelspec"]["name"] == "python3", f"expected the generic python3 kernel in {path}"
+    assert set(nb["metadata"]) <= {"kernelspec", "language_info"}, f"expected no editor metadata in {path}, found {set(nb['metadata'])}"
+    if "notebooks" in path.parts:
+        outputs = [c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code" and c.get("outputs")]
+        assert not outputs, f"expected the release {path} without outputs"
+    else:
+        size = path.stat().st_size
+        assert size < 400_000, f"expected {path} under 400 kB (small figures), found {size} bytes"
+
+
+def test_every_graded_cell_has_a_docstring_and_a_stable_id():
+    for stage in classroom.stages():
+        nb = nbformat.read(str(classroom.notebook_path(classroom.SOLUTIONS, stage)), as_version=4)
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade"):
+                assert re.fullmatch(r"[a-z][a-z0-9_]*", meta["grade_id"]), f"expected a snake_case grade_id, found {meta['grade_id']!r}"
+                first = cell.source.lstrip().splitlines()[0]
+                assert first.startswith(("'''", '"""')), f"expected {stage}:{meta['grade_id']} to start with a docstring, found {first!r}"
+                assert "BEGIN HIDDEN TESTS" in cell.source, f"expected hidden tests in {stage}:{meta['grade_id']}"
+
+
+def test_variants_catalogue_applies_to_the_solutions():
+    variants = classroom.load_variants()
+    for variant in variants.values():
+        sources = classroom.solution_cells(variant.stage)
+        assert variant.cell in sources, f"expected variant {variant.id} to name a solution cell of {variant.stage}, found {variant.cell!r}"
+        changed = classroom.apply_variant(sources[variant.cell], variant)
+        assert changed != sources[variant.cell], f"expected variant {variant.id} to change the code"
+        assert variant.kind in {"mistake", "correct", "hostile"}, f"unknown kind {variant.kind!r} in {variant.id}"
