@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR)/autograder
 export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: demo test lab release solutions lock clean venv
+.PHONY: demo test mutants lab release solutions lock clean venv
 
 venv: $(STAMP)
 
@@ -23,8 +23,12 @@ $(STAMP): requirements.txt requirements-lock.txt pyproject.toml
 demo: $(STAMP)
 	$(PY) -m classroom demo
 
-## test: everything (unit tests, strict nbval on solutions/, release sync, leaks, nbgrader end to end)
-test: $(STAMP)
+## mutants: every known mistake caught and named by the hidden tests, no correct variant failed
+mutants: $(STAMP)
+	$(PY) -m mutants
+
+## test: everything (unit tests, mutants, strict nbval on solutions/, release sync, leaks, nbgrader end to end)
+test: $(STAMP) mutants
 	$(PY) -m pytest -q tests
 	$(PY) -m pytest -q --nbval --nbval-sanitize-with autograder/nbval_sanitize.cfg solutions
 	$(PY) -m pytest -q --nbval-lax notebooks

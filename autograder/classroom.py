@@ -13,6 +13,7 @@ a folder whose ``nbgrader_config.py`` loads the course's, with a copy of
 limit, so one broken, hostile or endless notebook never stops the others.
 """
 import argparse
+import ast
 import csv
 import os
 import shutil
@@ -31,7 +32,7 @@ AUTOGRADER = REPO / "autograder"
 SOLUTIONS = REPO / "solutions"
 RELEASE = REPO / "notebooks"
 GRADING = REPO / ".grading"
-VARIANTS_FILE = AUTOGRADER / "variants.toml"
+VARIANTS_DIR = AUTOGRADER / "variants"
 
 #: Seconds one submission of one stage may take to autograde before it is stopped.
 SUBMISSION_TIMEOUT = 300
@@ -41,13 +42,27 @@ SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
+#: The functions each stage grades, in order. A stage's ``given.py`` holds the
+#: reference versions of everything graded before it.
+GRADED_FUNCTIONS = {
+    "01-sigmoid": ("flatten_and_standardize", "sigmoid"),
+    "02-propagate": ("initialize_with_zeros", "propagate"),
+    "03-optimize": ("optimize",),
+    "04-predict": ("predict", "model"),
+    "05-montage": ("montage",),
+}
+REFERENCE_FILE = AUTOGRADER / "reference.py"
+GIVEN_NAME = "given.py"
+
+
 class ClassroomError(Exception):
     """A problem with the course files or a submission, with the file it concerns."""
 
 
 def stages():
     """The stage (nbgrader assignment) names, in order: ``["01-sigmoid", ...]``."""
-    return sorted(p.name for p in SOLUTIONS.iterdir() if p.is_dir() and p.name[:2].isdigit())
+    return sorted(p.name for p in SOLUTIONS.iterdir()
+                  if p.name[:2].isdigit() and notebook_path(SOLUTIONS, p.name).is_file())
 
 
 def notebook_path(folder, stage):
@@ -130,6 +145,68 @@ def execute_notebook(path, timeout=120):
     write_notebook(normalize_notebook(nb), path)
 
 
+# --- given.py: earlier stages' functions, from the reference ---------------------
+
+def given_functions(stage):
+    """The functions graded before `stage`, which its ``given.py`` provides."""
+    names = list(GRADED_FUNCTIONS)
+    if stage not in names:
+        raise ClassroomError(f"{SOLUTIONS / stage}: not a stage of the course ({', '.join(names)})")
+    return [f for earlier in names[:names.index(stage)] for f in GRADED_FUNCTIONS[earlier]]
+
+
+def given_source(stage, reference_file=REFERENCE_FILE):
+    """The text of `stage`'s ``given.py``: the reference's functions graded before it.
+
+    Each function is copied from ``reference.py`` with the module-level
+    helpers and constants it uses, in the reference's order, so that there is
+    one source of truth for every solution a learner is handed.
+    """
+    text = reference_file.read_text()
+    tree = ast.parse(text)
+    defined, order, imports = {}, [], []
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            imports.append(ast.get_source_segment(text, node))
+        elif isinstance(node, ast.FunctionDef):
+            defined[node.name] = node
+            order.append(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    defined[target.id] = node
+                    order.append(target.id)
+    wanted = given_functions(stage)
+    needed, todo = set(), list(wanted)
+    while todo:
+        name = todo.pop()
+        if name in needed:
+            continue
+        if name not in defined:
+            raise ClassroomError(f"{reference_file}: no function {name!r} for {stage}'s {GIVEN_NAME}")
+        needed.add(name)
+        todo.extend(n.id for n in ast.walk(defined[name]) if isinstance(n, ast.Name) and n.id in defined)
+    parts = [f'"""Functions from the earlier stages, for {stage}: {", ".join(wanted)}.\n\n'
+             "Generated from the course's reference implementation by `make release`;\n"
+             'do not edit. Import them with ``from given import ...``.\n"""',
+             "\n".join(imports)]
+    seen = set()
+    for name in order:
+        node = defined[name]
+        if name in needed and id(node) not in seen:
+            seen.add(id(node))
+            parts.append(ast.get_source_segment(text, node))
+    return "\n\n\n".join(parts) + "\n"
+
+
+def write_given():
+    """Write ``given.py`` into every stage of solutions/ after the first."""
+    for stage in stages():
+        if given_functions(stage):
+            (SOLUTIONS / stage / GIVEN_NAME).write_text(given_source(stage))
+
+
 # --- nbgrader --------------------------------------------------------------------
 
 @dataclass
@@ -204,7 +281,8 @@ def generate_release(workspace):
 
 
 def release():
-    """Regenerate the committed release, notebooks/, from solutions/."""
+    """Regenerate ``given.py`` files and the committed release, notebooks/, from solutions/."""
+    write_given()
     with tempfile.TemporaryDirectory() as tmp:
         generated = generate_release(make_workspace(Path(tmp) / "course"))
         if RELEASE.exists():
@@ -236,7 +314,7 @@ def validate(path, invert=False):
 class Variant:
     """A change to a solution cell: a known mistake, a correct rewrite, or a hostile submission.
 
-    Read from ``autograder/variants.toml``: replacing `find` by `replace` (once)
+    Read from ``autograder/variants/STAGE.toml``: replacing `find` by `replace` (once)
     in the solution of cell `cell` of `stage`.
     """
 
@@ -250,19 +328,23 @@ class Variant:
     description: str = ""
 
 
-def load_variants(path=VARIANTS_FILE):
-    """The variants catalogue, by id."""
-    with open(path, "rb") as f:
-        entries = tomllib.load(f).get("variant", [])
+def load_variants(folder=VARIANTS_DIR):
+    """The variants catalogue (every ``*.toml`` file in `folder`), by id."""
     variants = {}
-    for entry in entries:
-        try:
-            variant = Variant(**entry)
-        except TypeError as error:
-            raise ClassroomError(f"{path}: bad variant {entry.get('id', entry)!r}: {error}") from error
-        if variant.id in variants:
-            raise ClassroomError(f"{path}: variant id {variant.id!r} appears twice")
-        variants[variant.id] = variant
+    for path in sorted(Path(folder).glob("*.toml")):
+        with open(path, "rb") as f:
+            try:
+                entries = tomllib.load(f).get("variant", [])
+            except tomllib.TOMLDecodeError as error:
+                raise ClassroomError(f"{path}: not valid TOML: {error}") from error
+        for entry in entries:
+            try:
+                variant = Variant(**entry)
+            except TypeError as error:
+                raise ClassroomError(f"{path}: bad variant {entry.get('id', entry)!r}: {error}") from error
+            if variant.id in variants:
+                raise ClassroomError(f"{path}: variant id {variant.id!r} appears twice")
+            variants[variant.id] = variant
     return variants
 
 
@@ -283,7 +365,7 @@ def apply_variant(source, variant):
     """`source` with the variant's change; it must match exactly once."""
     count = source.count(variant.find)
     if count != 1:
-        raise ClassroomError(f"{VARIANTS_FILE}: variant {variant.id!r} expects {variant.find!r} once "
+        raise ClassroomError(f"{VARIANTS_DIR / variant.stage}.toml: variant {variant.id!r} expects {variant.find!r} once "
                              f"in cell {variant.cell!r} of {variant.stage}, found it {count} times")
     return source.replace(variant.find, variant.replace)
 

@@ -13,8 +13,7 @@ import yaml
 import classroom
 
 REPO = classroom.REPO
-GRADED_FUNCTIONS = {"sigmoid", "flatten_and_standardize", "initialize_with_zeros", "propagate",
-                    "optimize", "predict", "model", "montage"}
+GRADED_FUNCTIONS = {f for functions in classroom.GRADED_FUNCTIONS.values() for f in functions}
 LEARNER_FOLDERS = ["notebooks", "firstneuron", "data"]
 HIDDEN_OR_SOLUTION = re.compile(r"BEGIN SOLUTION|END SOLUTION|BEGIN HIDDEN TESTS|END HIDDEN TESTS")
 INSTRUCTOR_IMPORT = re.compile(r"^\s*(import|from)\s+(reference|checks|classroom|feedback_filter)\b", re.M)
@@ -60,8 +59,11 @@ def test_no_solution_or_hidden_test_reaches_learners(path):
         return
     imported = INSTRUCTOR_IMPORT.search(code)
     assert imported is None, f"expected no import of an instructor module in {path}, found {imported.group().strip()!r}"
+    given_here = set()
+    if path.name == classroom.GIVEN_NAME and path.parent.parent == classroom.RELEASE:
+        given_here = set(classroom.given_functions(path.parent.name))
     for name, node in defined_functions(code):
-        if name not in GRADED_FUNCTIONS:
+        if name not in GRADED_FUNCTIONS or name in given_here:
             continue
         assert path.suffix == ".ipynb", f"expected no graded function in {path}, found def {name}"
         raises = [n for n in ast.walk(node) if isinstance(n, ast.Raise)
@@ -87,6 +89,26 @@ def test_no_solution_line_appears_in_the_release(stage):
     assert secret, f"expected solution regions in {stage}'s source notebook, found none"
     leaked = [line for line in secret if line in release_lines]
     assert not leaked, f"expected no solution or hidden-test line in the {stage} release, found {leaked}"
+
+
+@pytest.mark.parametrize("stage", classroom.stages())
+def test_given_holds_exactly_the_earlier_stages_functions_from_the_reference(stage):
+    for folder in (classroom.SOLUTIONS, classroom.RELEASE):
+        path = folder / stage / classroom.GIVEN_NAME
+        earlier = classroom.given_functions(stage)
+        if not earlier:
+            assert not path.exists(), f"expected no {path} in the first stage"
+            continue
+        assert path.read_text() == classroom.given_source(stage), f"{path} differs from the reference: run `make release`"
+        public = {name for name, _ in defined_functions(path.read_text()) if not name.startswith("_")}
+        assert public == set(earlier), f"expected {path} to define {sorted(earlier)}, found {sorted(public)}"
+
+
+def test_graded_functions_match_the_solution_cells():
+    for stage in classroom.stages():
+        cells = set(classroom.solution_cells(stage))
+        functions = set(classroom.GRADED_FUNCTIONS[stage])
+        assert functions <= cells, f"expected solution cells {sorted(functions)} in {stage}, found {sorted(cells)}"
 
 
 def test_committed_release_matches_a_fresh_generation(tmp_path):

@@ -1,4 +1,12 @@
-"""nbgrader end to end: release, submit, autograde, feedback, export, with exact scores."""
+"""nbgrader end to end, every stage: release, submit, autograde, feedback, export, with exact scores.
+
+For each stage the class holds a correct submission (full marks), the
+untouched release (0), a submission with one known mistake per graded
+function (it loses exactly the points of the cells the mutation test says it
+fails, and keeps the others), and one written differently but correctly
+(full marks). Stage 1 also gets a notebook that never terminates and a
+corrupt file: they must not stop the others.
+"""
 import html
 import re
 
@@ -6,24 +14,48 @@ import nbformat
 import pytest
 
 import classroom
+import mutants
 
-STAGE = "01-sigmoid"
-#: Points of each graded cell of the stage, as the solution notebook sets them.
-POINTS = {"dataset_sizes_tests": 1, "flatten_and_standardize_tests": 2, "sigmoid_tests": 2}
-TOTAL = sum(POINTS.values())
+STAGES = classroom.stages()
+VARIANTS = classroom.load_variants()
 
-# student id -> (variants, blank, the cells expected to lose their points)
-CLASS = {
-    "correct": ((), False, set()),
-    "blank": ((), True, set(POINTS)),
-    "sign": (("sigmoid_sign_error", "sizes_swapped"), False, {"sigmoid_tests", "dataset_sizes_tests"}),
-    "reshape": (("reshape_without_transpose",), False, {"flatten_and_standardize_tests"}),
-    "unstable": (("sigmoid_unstable", "forgot_to_standardize"), False,
-                 {"sigmoid_tests", "flatten_and_standardize_tests"}),
-    "rewritten": (("sigmoid_stable_where", "flatten_loop"), False, set()),
-    "expit": (("sigmoid_expit",), False, set()),
-    "endless": (("sigmoid_endless_loop",), False, {"sigmoid_tests"}),
-}
+
+def one_mistake_per_cell(stage):
+    """Mistake variants that together fail every test cell of `stage`, each failing only its own."""
+    chosen, covered = [], set()
+    for variant in (v for v in VARIANTS.values() if v.stage == stage and v.kind == "mistake"):
+        failed = set(mutants.judge(variant).failed)
+        if len(failed) == 1 and not failed <= covered:
+            try:
+                mutants.learner_namespace(stage, [*chosen, variant])
+            except classroom.ClassroomError:
+                continue  # it edits what another chosen variant already changed
+            chosen.append(variant)
+            covered |= failed
+    return chosen
+
+
+def submissions():
+    """student -> stage -> (variant ids, blank, expected failed test cells)."""
+    plan = {"correct": {}, "blank": {}, "mistakes": {}, "rewritten": {}}
+    for stage in STAGES:
+        cells = set(mutants.points(stage))
+        plan["correct"][stage] = ((), False, set())
+        plan["blank"][stage] = ((), True, cells)
+        chosen = one_mistake_per_cell(stage)
+        expected = set(mutants.judge(chosen[0], together=chosen[1:]).failed) if chosen else set()
+        plan["mistakes"][stage] = (tuple(v.id for v in chosen), False, expected)
+        correct, taken = [], set()
+        for v in VARIANTS.values():
+            if v.stage == stage and v.kind == "correct" and v.cell not in taken:
+                correct.append(v.id)
+                taken.add(v.cell)
+        plan["rewritten"][stage] = (tuple(correct), False, set())
+    plan["endless"] = {"01-sigmoid": (("sigmoid_endless_loop",), False, {"sigmoid_tests"})}
+    return plan
+
+
+PLAN = submissions()
 
 
 @pytest.fixture(scope="module")
@@ -31,48 +63,60 @@ def graded(tmp_path_factory):
     """A workspace where the class above and one corrupt notebook were autograded."""
     workspace = classroom.make_workspace(tmp_path_factory.mktemp("grading") / "course")
     release = classroom.generate_release(workspace)
-    for student, (variants, blank, _) in CLASS.items():
-        classroom.submit(workspace, student, STAGE, classroom.build_submission(STAGE, variants, blank, release))
-    corrupt = classroom.notebook_path(workspace / "submitted" / "corrupt", STAGE)
+    todo = [("corrupt", "01-sigmoid")]
+    for student, stages in PLAN.items():
+        for stage, (variants, blank, _) in stages.items():
+            classroom.submit(workspace, student, stage, classroom.build_submission(stage, variants, blank, release))
+            todo.append((student, stage))
+    corrupt = classroom.notebook_path(workspace / "submitted" / "corrupt", "01-sigmoid")
     corrupt.parent.mkdir(parents=True)
     corrupt.write_text('{"cells": [ this is not json')
     lines = []
-    submissions = [(s, STAGE) for s in ["corrupt", *CLASS]]
-    outcomes = classroom.grade(workspace, submissions, cell_timeout=5, echo=lines.append)
-    return workspace, {o.student: o for o in outcomes}, lines
+    outcomes = classroom.grade(workspace, todo, cell_timeout=5, echo=lines.append)
+    return workspace, {(o.student, o.stage): o for o in outcomes}, lines
 
 
-@pytest.mark.parametrize("student", list(CLASS))
-def test_scores_are_exact(graded, student):
+def test_every_graded_function_has_a_mistake_in_the_plan():
+    for stage in STAGES:
+        variants = [VARIANTS[v] for v in PLAN["mistakes"][stage][0]]
+        cells = {v.cell for v in variants}
+        missing = set(classroom.GRADED_FUNCTIONS[stage]) - cells
+        assert not missing, f"expected a known mistake for every graded function of {stage}, none for {missing}"
+        assert PLAN["mistakes"][stage][2] == set(mutants.points(stage)), \
+            f"expected the mistakes of {stage} to fail every test cell, found {PLAN['mistakes'][stage][2]}"
+
+
+@pytest.mark.parametrize("student,stage", [(s, t) for s, stages in PLAN.items() for t in stages])
+def test_scores_are_exact(graded, student, stage):
     _, outcomes, _ = graded
-    outcome = outcomes[student]
-    lost = CLASS[student][2]
-    assert outcome.graded, f"expected {student} to be graded, found: {outcome.reason}"
-    assert set(outcome.failed_cells) == lost, f"expected {student} to lose points in {sorted(lost)}, found {sorted(outcome.failed_cells)}"
-    expected = TOTAL - sum(POINTS[c] for c in lost)
-    assert (outcome.score, outcome.max_score) == (expected, TOTAL), \
-        f"expected {student} to score {expected}/{TOTAL}, found {outcome.score}/{outcome.max_score}"
+    outcome = outcomes[(student, stage)]
+    variants, _, lost = PLAN[student][stage]
+    points = mutants.points(stage)
+    assert outcome.graded, f"expected {student}/{stage} to be graded, found: {outcome.reason}"
+    assert set(outcome.failed_cells) == lost, \
+        f"expected {student}/{stage} ({', '.join(variants) or 'no variant'}) to lose points in {sorted(lost)}, found {sorted(outcome.failed_cells)}"
+    expected = sum(points.values()) - sum(points[c] for c in lost)
+    assert (outcome.score, outcome.max_score) == (expected, sum(points.values())), \
+        f"expected {student}/{stage} to score {expected}/{sum(points.values())}, found {outcome.score}/{outcome.max_score}"
 
 
 def test_a_corrupt_notebook_is_reported_and_the_others_still_graded(graded):
     _, outcomes, lines = graded
-    corrupt = outcomes["corrupt"]
-    assert not corrupt.graded, "expected the corrupt notebook not to be graded"
-    assert corrupt.reason, "expected a reason for the corrupt notebook"
-    assert sum(o.graded for o in outcomes.values()) == len(CLASS), \
-        f"expected all {len(CLASS)} other students graded, found {sum(o.graded for o in outcomes.values())}"
+    corrupt = outcomes[("corrupt", "01-sigmoid")]
+    assert not corrupt.graded and corrupt.reason, f"expected the corrupt notebook not graded, with a reason, found {corrupt}"
+    others = [o for key, o in outcomes.items() if key[0] != "corrupt"]
+    assert all(o.graded for o in others), f"expected every other submission graded, found {[o for o in others if not o.graded]}"
     assert re.match(r"\[1/\d+\] corrupt 01-sigmoid: NOT GRADED", lines[0]), f"expected a progress line, found {lines[0]!r}"
 
 
 def test_exported_grades(graded):
     workspace, _, _ = graded
-    rows = {r["student_id"]: r for r in classroom.read_grades_csv(classroom.export_grades(workspace))}
-    assert float(rows["correct"]["score"]) == TOTAL, f"expected full marks in grades.csv, found {rows['correct']['score']}"
-    assert float(rows["blank"]["score"]) == 0, f"expected 0 for the blank notebook, found {rows['blank']['score']}"
-
-
-def feedback_html(workspace, student):
-    return (classroom.notebook_path(workspace / "feedback" / student, STAGE).with_suffix(".html")).read_text()
+    rows = classroom.read_grades_csv(classroom.export_grades(workspace))
+    found = {(r["student_id"], r["assignment"]): float(r["score"]) for r in rows}
+    for stage in STAGES:
+        total = sum(mutants.points(stage).values())
+        assert found[("correct", stage)] == total, f"expected full marks for correct/{stage} in grades.csv, found {found[('correct', stage)]}"
+        assert found[("blank", stage)] == 0, f"expected 0 for blank/{stage} in grades.csv, found {found[('blank', stage)]}"
 
 
 def visible_text(page):
@@ -81,28 +125,28 @@ def visible_text(page):
     return html.unescape(re.sub(r"<[^>]+>", "", page))
 
 
-@pytest.mark.parametrize("student", ["sign", "reshape", "unstable", "blank", "endless"])
-def test_feedback_names_the_mistake_and_leaks_nothing(graded, student):
+@pytest.mark.parametrize("student,stage", [(s, t) for s in ("mistakes", "blank") for t in STAGES] + [("endless", "01-sigmoid")])
+def test_feedback_names_the_mistake_and_leaks_nothing(graded, student, stage):
     workspace, _, _ = graded
-    page = feedback_html(workspace, student)
+    page = classroom.notebook_path(workspace / "feedback" / student, stage).with_suffix(".html").read_text()
     text = visible_text(page)
-    source = nbformat.read(str(classroom.notebook_path(classroom.SOLUTIONS, STAGE)), as_version=4)
-    hidden = [line.strip() for c in source.cells for line in
-              c.source.split("### BEGIN HIDDEN TESTS")[-1].split("### END HIDDEN TESTS")[0].splitlines()
-              if "BEGIN HIDDEN TESTS" in c.source and line.strip()]
+    hidden = [line.strip() for source in mutants.hidden_tests(stage).values() for line in source.splitlines() if line.strip()]
     for secret in ["HIDDEN TESTS", "reference", "checks", "autograder", "Traceback (most recent call last)", *hidden]:
-        assert secret not in page, f"expected no {secret!r} in {student}'s feedback, found it"
+        assert secret not in page, f"expected no {secret!r} in {student}'s {stage} feedback, found it"
     frame = re.search(r'File ".*", line \d+', text)
-    assert frame is None, f"expected no traceback frame in {student}'s feedback, found {frame and frame.group()!r}"
-    if student == "sign":
-        assert "a sign error" in text, "expected the sign error to be named in the feedback"
-    if student == "reshape":
-        assert "mixes the pixels of different images" in text, "expected the reshape mistake to be named"
+    assert frame is None, f"expected no traceback frame in {student}'s {stage} feedback, found {frame and frame.group()!r}"
     if student == "blank":
-        assert "Not attempted yet" in text, "expected 'Not attempted yet' for an untouched exercise"
+        assert "Not attempted yet" in text, f"expected 'Not attempted yet' in the blank {stage} feedback"
+    if student == "mistakes":
+        chosen = [VARIANTS[v] for v in PLAN["mistakes"][stage][0]]
+        for variant in chosen:
+            for mistake, message in mutants.judge(variant).failed.values():
+                if mistake:
+                    hint = message.split("Likely mistake: ")[1]
+                    assert hint in text, f"expected the diagnosis of {variant.id} in the {stage} feedback: {hint!r}"
 
 
-def test_the_untouched_release_passes_no_test_and_the_solution_all():
-    release = classroom.notebook_path(classroom.RELEASE, STAGE)
+def test_the_untouched_release_passes_no_test_and_fails_validation():
+    release = classroom.notebook_path(classroom.RELEASE, "01-sigmoid")
     assert classroom.validate(release, invert=True), "expected no test to pass on the untouched release"
     assert not classroom.validate(release), "expected the untouched release to fail validation"
