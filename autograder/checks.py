@@ -90,14 +90,14 @@ def require(function, seed, assertion, *args, mistake=None, **kwargs):
         fail(function, str(error), seed, mistake)
 
 
-def call_without_mutation(function, name, seed, *args):
-    """Call ``function(*args)`` and fail if it changed any of its array arguments."""
+def call_without_mutation(function, name, seed, *args, mistake=None):
+    """Call ``function(*args)`` and fail (naming `mistake` if given) if it changed any of its array arguments."""
     copies = [np.array(a, copy=True) if isinstance(a, np.ndarray) else None for a in args]
     with np.errstate(all="ignore"):
         result = function(*args)
     for i, (arg, before) in enumerate(zip(args, copies)):
         if before is not None and not np.array_equal(arg, before, equal_nan=True):
-            fail(name, f"argument {i + 1} was changed in place", seed,
+            fail(name, f"argument {i + 1} was changed in place", seed, mistake,
                  advice="Compute new arrays instead of modifying the ones you were given.")
     return result
 
@@ -458,7 +458,7 @@ def check_propagate_gradients(propagate, seed=None):
 # --- Stage 3: optimize --------------------------------------------------------------------
 
 def _optimize_like(w, b, X, Y, num_iterations, learning_rate, sign=-1.0, every=100, offset=0,
-                   grads_once=False):
+                   grads_once=False, w_with_db=False):
     """Gradient descent as the reference does it, with the knobs of known mistakes."""
     w = np.array(w, dtype=float, copy=True)
     costs = []
@@ -466,7 +466,7 @@ def _optimize_like(w, b, X, Y, num_iterations, learning_rate, sign=-1.0, every=1
     for i in range(num_iterations):
         if not grads_once or i == 0:
             grads, cost = reference.propagate(w, b, X, Y)
-        w = w + sign * learning_rate * grads["dw"]
+        w = w + sign * learning_rate * (grads["db"] if w_with_db else grads["dw"])
         b = b + sign * learning_rate * grads["db"]
         if i % every == offset:
             costs.append(cost)
@@ -485,7 +485,26 @@ def _optimize_mistakes(num_iterations, learning_rate):
                 "instead).", lambda *p: _optimize_like(*p, n, 0.009)),
         Mistake("costs_wrong_iterations", "the costs are recorded at the wrong iterations: at i = 0, 100, "
                 "200, ... (i % 100 == 0).", lambda *p: _optimize_like(*p, n, lr, offset=99)),
+        Mistake("one_iteration_short", "the loop makes num_iterations - 1 steps: range(num_iterations) "
+                "makes num_iterations.", lambda *p: _optimize_like(*p, max(n - 1, 0), lr)),
+        Mistake("w_updated_with_db", "w is updated with db: w := w - α dw, and b := b - α db.",
+                lambda *p: _optimize_like(*p, n, lr, w_with_db=True)),
+        Mistake("costs_every_iteration", "the cost is recorded in every iteration; record it every 100 "
+                "iterations (i % 100 == 0).", lambda *p: _optimize_like(*p, n, lr, every=1)),
     ]
+
+
+def _match_optimize(mistakes, params, costs, w, b, X, Y):
+    """The first mistake whose w, b and costs all match what the learner's optimize returned."""
+    for mistake in mistakes:
+        with np.errstate(all="ignore"):
+            try:
+                p, _, c = mistake.result(w, b, X, Y)
+            except (ArithmeticError, ValueError, TypeError):
+                continue
+        if close(params["w"], p["w"]) and close(params["b"], p["b"]) and close(costs, c):
+            return mistake
+    return None
 
 
 def check_optimize(optimize, seed=None):
@@ -499,8 +518,11 @@ def check_optimize(optimize, seed=None):
                                                     ((2, 6), 1, 0.1)]:
         w, b, X, Y = logistic_problem(rng, n_x, m)
         case = f"for {num_iterations} iteration(s), learning rate {learning_rate}"
+        in_place = Mistake("w_updated_in_place", "`w -= learning_rate * dw` changes the caller's array in "
+                           "place; write w = w - learning_rate * dw, which makes a new array.", None)
         with contextlib.redirect_stdout(io.StringIO()) as out:
-            result = call_without_mutation(optimize, name, seed, w, b, X, Y, num_iterations, learning_rate, False)
+            result = call_without_mutation(optimize, name, seed, w, b, X, Y, num_iterations, learning_rate, False,
+                                           mistake=in_place)
         if out.getvalue().strip():
             fail(name, f"it prints with print_cost=False {case}", seed)
         if not (isinstance(result, tuple) and len(result) == 3 and isinstance(result[0], dict)):
@@ -514,26 +536,16 @@ def check_optimize(optimize, seed=None):
             costs = list(costs)
         except TypeError:
             fail(name, f"costs is {describe(costs)}, not a list {case}", seed)
-        if len(costs) != len(expected_costs):
-            hint = (Mistake("costs_every_iteration", "the cost is recorded in every iteration; record it "
-                            "every 100 iterations (i % 100 == 0).", None)
-                    if len(costs) == num_iterations and num_iterations > 1 else None)
-            fail(name, f"{len(costs)} costs {case}: expected ceil(num_iterations / 100) of them",
-                 seed, hint)
         require(name, seed, assert_array, "params['w']", params["w"], shape=w.shape, dtype_kind="f")
+        mistakes = _optimize_mistakes(num_iterations, learning_rate)
+        if len(costs) != len(expected_costs):
+            fail(name, f"{len(costs)} costs {case}: expected ceil(num_iterations / 100) of them",
+                 seed, _match_optimize(mistakes, params, costs, w, b, X, Y))
         found = (params["w"], params["b"], grads["dw"], grads["db"], costs)
         expected = (expected_params["w"], expected_params["b"], expected_grads["dw"], expected_grads["db"],
                     expected_costs)
         if not all(close(f, e) for f, e in zip(found, expected)):
-            mistakes = _optimize_mistakes(num_iterations, learning_rate)
-            match = None
-            for mistake in mistakes:
-                with np.errstate(all="ignore"):
-                    p, g, c = mistake.result(w, b, X, Y)
-                if close(params["w"], p["w"]) and close(params["b"], p["b"]) and (
-                        len(c) != len(costs) or close(costs, c)):
-                    match = mistake
-                    break
+            match = _match_optimize(mistakes, params, costs, w, b, X, Y)
             wrong = [label for label, f, e in zip(("w", "b", "dw", "db", "costs"), found, expected) if not close(f, e)]
             fail(name, f"wrong {', '.join(wrong)} {case}", seed, match,
                  advice="Each iteration: grads, cost = propagate(w, b, X, Y); w = w - learning_rate * dw; "

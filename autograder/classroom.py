@@ -414,10 +414,14 @@ class Student:
 
 SAMPLE_CLASS = [
     Student("ada", "correct everywhere"),
-    Student("ben", "handed in the untouched release", blank=True),
-    Student("cy", "sign error in sigmoid", ("sigmoid_sign_error",)),
-    Student("dee", "reshape without transpose", ("reshape_without_transpose",)),
-    Student("eve", "a sigmoid that never returns", ("sigmoid_endless_loop",)),
+    Student("ben", "handed in the untouched releases", blank=True),
+    Student("cy", "typical mistakes, one per stage",
+            ("sigmoid_sign_error", "dw_forgot_1_over_m", "gradient_ascent",
+             "predict_returns_probabilities", "montage_column_first")),
+    Student("dee", "other typical mistakes",
+            ("reshape_without_transpose", "cost_sign_error", "costs_every_iteration",
+             "predict_threshold_inclusive", "model_trains_on_test_set", "montage_background_zero")),
+    Student("eve", "a sigmoid that never returns, the rest right", ("sigmoid_endless_loop",)),
 ]
 
 
@@ -443,10 +447,15 @@ class Outcome:
     score: float = 0.0
     max_score: float = 0.0
     failed_cells: list = field(default_factory=list)
+    messages: dict = field(default_factory=dict)  # failed test cell -> the line its feedback shows
 
 
 def grade(workspace, submissions, cell_timeout=None, timeout=SUBMISSION_TIMEOUT, echo=print):
-    """Autograde and generate feedback for each ``(student, stage)`` in its own nbgrader process.
+    """Autograde each ``(student, stage)`` in its own nbgrader process, then generate feedback.
+
+    A submission that cannot be graded (a broken file, a crash, the time
+    limit) is reported with its reason; the others go on.  Feedback is
+    generated once per stage for every graded submission.
 
     Returns
     -------
@@ -456,21 +465,21 @@ def grade(workspace, submissions, cell_timeout=None, timeout=SUBMISSION_TIMEOUT,
     outcomes = []
     start = time.monotonic()
     for done, (student, stage) in enumerate(submissions, 1):
-        logs = workspace / "logs" / student
         run = nbgrader(["autograde", stage, f"--student={student}", "--force"], workspace,
-                       logs / f"autograde-{stage}.log", timeout=timeout, cell_timeout=cell_timeout)
+                       workspace / "logs" / student / f"autograde-{stage}.log", timeout=timeout,
+                       cell_timeout=cell_timeout)
         outcome = Outcome(student, stage, run.ok, "" if run.ok else run.reason(), run.seconds)
-        if run.ok:
-            feedback = nbgrader(["generate_feedback", stage, f"--student={student}", "--force"],
-                                workspace, logs / f"feedback-{stage}.log", timeout=timeout)
-            if not feedback.ok:
-                outcome.reason = f"feedback not generated: {feedback.reason()}"
         outcomes.append(outcome)
         elapsed = time.monotonic() - start
         left = elapsed / done * (len(submissions) - done)
         status = "graded" if outcome.graded else f"NOT GRADED: {outcome.reason}"
         echo(f"[{done}/{len(submissions)}] {student} {stage}: {status} "
              f"({run.seconds:.0f} s; elapsed {elapsed:.0f} s, about {left:.0f} s left)")
+    for stage in dict.fromkeys(o.stage for o in outcomes if o.graded):
+        run = nbgrader(["generate_feedback", stage, "--force"], workspace,
+                       workspace / "logs" / f"feedback-{stage}.log", timeout=timeout)
+        if not run.ok:
+            echo(f"feedback for {stage}: not generated for every student: {run.reason()} (log: {run.log})")
     fill_scores(workspace, outcomes)
     return outcomes
 
@@ -493,6 +502,23 @@ def fill_scores(workspace, outcomes):
                 for g in notebook.grades:
                     if g.max_score and g.score < g.max_score:
                         outcome.failed_cells.append(g.name)
+            outcome.messages = failure_messages(
+                notebook_path(Path(workspace) / "autograded" / outcome.student, outcome.stage))
+
+
+def failure_messages(path):
+    """The one-line error each failing grade cell of an autograded notebook shows in the feedback."""
+    from feedback_filter import short_error
+
+    messages = {}
+    if not path.is_file():
+        return messages
+    for cell in read_notebook(path).cells:
+        meta = cell.metadata.get("nbgrader", {})
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if meta.get("grade") and errors:
+            messages[meta["grade_id"]] = short_error(errors[0].get("ename", ""), errors[0].get("evalue", ""))
+    return messages
 
 
 def export_grades(workspace):
@@ -550,9 +576,10 @@ def demo(workspace=GRADING / "demo", students=SAMPLE_CLASS, echo=print):
     echo("")
     echo(grade_table(outcomes, {s.id: s.profile for s in students}))
     echo("")
+    echo("What the feedback tells each student where points were lost:")
     for o in outcomes:
-        if o.failed_cells:
-            echo(f"{o.student} {o.stage}: points lost in {', '.join(o.failed_cells)}")
+        for cell in o.failed_cells:
+            echo(f"  {o.student} {o.stage} {cell}: {o.messages.get(cell, '(no message)')}")
     echo("")
     echo(f"Grades (CSV):  {csv_path}")
     echo(f"Feedback HTML: {workspace / 'feedback'}/STUDENT/STAGE/STAGE.html")
