@@ -52,7 +52,14 @@ def submissions():
                 taken.add(v.cell)
         plan["rewritten"][stage] = (tuple(correct), False, set())
     plan["endless"] = {"01-sigmoid": (("sigmoid_endless_loop",), False, {"sigmoid_tests"})}
+    # A learner who deleted the test cell of a wrong sigmoid: nbgrader puts it back and grades it.
+    plan["deleter"] = {"01-sigmoid": (("sigmoid_sign_error",), False, {"sigmoid_tests"})}
+    # A learner who hands in a checks.py whose checks pass everything: it never reaches the grader.
+    plan["shadow"] = {"01-sigmoid": (("sigmoid_sign_error",), False, {"sigmoid_tests"})}
     return plan
+
+
+FAKE_CHECKS = "def __getattr__(name):\n    return lambda *args, **kwargs: None\n"
 
 
 PLAN = submissions()
@@ -66,7 +73,13 @@ def graded(tmp_path_factory):
     todo = [("corrupt", "01-sigmoid")]
     for student, stages in PLAN.items():
         for stage, (variants, blank, _) in stages.items():
-            classroom.submit(workspace, student, stage, classroom.build_submission(stage, variants, blank, release))
+            nb = classroom.build_submission(stage, variants, blank, release)
+            if student == "deleter":
+                nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "sigmoid_tests"]
+            path = classroom.submit(workspace, student, stage, nb)
+            if student == "shadow":
+                (path.parent / "checks.py").write_text(FAKE_CHECKS)
+                (path.parent / "reference.py").write_text(FAKE_CHECKS)
             todo.append((student, stage))
     corrupt = classroom.notebook_path(workspace / "submitted" / "corrupt", "01-sigmoid")
     corrupt.parent.mkdir(parents=True)
