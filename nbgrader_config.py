@@ -25,7 +25,9 @@ c.CourseDirectory.course_id = "firstneuron"
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "notebooks"
 # Never let a learner's file shadow an instructor module (reference.py,
-# checks.py, ...): such files are not copied from a submission to grading.
+# checks.py, ...): such files are not copied from a submission to grading, and
+# a kernel puts PYTHONPATH (autograder/) before the notebook's own folder, so
+# one written at run time is not imported either (tests/test_grading.py).
 c.CourseDirectory.ignore = [
     ".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*",
     *sorted(p.name for p in AUTOGRADER.glob("*.py")),

@@ -56,6 +56,8 @@ def submissions():
     plan["deleter"] = {"01-sigmoid": (("sigmoid_sign_error",), False, {"sigmoid_tests"})}
     # A learner who hands in a checks.py whose checks pass everything: it never reaches the grader.
     plan["shadow"] = {"01-sigmoid": (("sigmoid_sign_error",), False, {"sigmoid_tests"})}
+    # A learner whose code writes a fake checks.py at run time: the real checks are already loaded.
+    plan["forger"] = {"01-sigmoid": (("writes_fake_checks",), False, {"dataset_sizes_tests"})}
     return plan
 
 
