@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR)/autograder
 export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: demo test mutants lab release solutions lock clean venv
+.PHONY: demo test mutants check lab release solutions lock clean venv
 
 venv: $(STAMP)
 
@@ -32,6 +32,11 @@ test: $(STAMP) mutants
 	$(PY) -m pytest -q tests
 	$(PY) -m pytest -q --nbval --nbval-sanitize-with autograder/nbval_sanitize.cfg solutions
 	$(PY) -m pytest -q --nbval-lax notebooks
+
+## check: grade your own notebook, hidden tests included: make check STAGE=02-propagate [NOTEBOOK=path]
+check: $(STAMP)
+	@test -n "$(STAGE)" || { echo "usage: make check STAGE=01-sigmoid [NOTEBOOK=path/to/notebook.ipynb]"; exit 2; }
+	$(PY) autograder/classroom.py check $(STAGE) $(NOTEBOOK)
 
 ## lab: open the course (the release notebooks) in JupyterLab
 lab: $(STAMP)

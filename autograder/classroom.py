@@ -14,6 +14,7 @@ limit, so one broken, hostile or endless notebook never stops the others.
 """
 import argparse
 import ast
+import copy
 import csv
 import os
 import shutil
@@ -268,10 +269,10 @@ def make_workspace(path):
     return path
 
 
-def generate_release(workspace):
-    """``nbgrader generate_assignment`` for every stage in `workspace`; returns its release folder."""
+def generate_release(workspace, only=None):
+    """``nbgrader generate_assignment`` for every stage (or those in `only`); returns the release folder."""
     workspace = Path(workspace)
-    for stage in stages():
+    for stage in only or stages():
         run = nbgrader(["generate_assignment", stage, "--force"], workspace,
                        workspace / "logs" / f"generate-{stage}.log")
         if not run.ok:
@@ -447,6 +448,7 @@ class Outcome:
     score: float = 0.0
     max_score: float = 0.0
     failed_cells: list = field(default_factory=list)
+    cells: dict = field(default_factory=dict)  # test cell -> (score, max_score), in notebook order
     messages: dict = field(default_factory=dict)  # failed test cell -> the line its feedback shows
 
 
@@ -499,7 +501,9 @@ def fill_scores(workspace, outcomes):
                 continue
             outcome.score, outcome.max_score = submission.score, submission.max_score
             for notebook in submission.notebooks:
-                for g in notebook.grades:
+                order = {c.name: i for i, c in enumerate(notebook.notebook.grade_cells)}
+                for g in sorted(notebook.grades, key=lambda g: order.get(g.name, 0)):
+                    outcome.cells[g.name] = (g.score, g.max_score)
                     if g.max_score and g.score < g.max_score:
                         outcome.failed_cells.append(g.name)
             outcome.messages = failure_messages(
@@ -508,17 +512,13 @@ def fill_scores(workspace, outcomes):
 
 def failure_messages(path):
     """The one-line error each failing grade cell of an autograded notebook shows in the feedback."""
-    from feedback_filter import short_error
+    from feedback_filter import learner_errors
 
-    messages = {}
     if not path.is_file():
-        return messages
-    for cell in read_notebook(path).cells:
-        meta = cell.metadata.get("nbgrader", {})
-        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-        if meta.get("grade") and errors:
-            messages[meta["grade_id"]] = short_error(errors[0].get("ename", ""), errors[0].get("evalue", ""))
-    return messages
+        return {}
+    nb = read_notebook(path)
+    return {nb.cells[i].metadata["nbgrader"]["grade_id"]: line for i, line in learner_errors(nb).items()
+            if nb.cells[i].metadata.get("nbgrader", {}).get("grade")}
 
 
 def export_grades(workspace):
@@ -581,9 +581,102 @@ def demo(workspace=GRADING / "demo", students=SAMPLE_CLASS, echo=print):
         for cell in o.failed_cells:
             echo(f"  {o.student} {o.stage} {cell}: {o.messages.get(cell, '(no message)')}")
     echo("")
+    from report import write_report
+
     echo(f"Grades (CSV):  {csv_path}")
     echo(f"Feedback HTML: {workspace / 'feedback'}/STUDENT/STAGE/STAGE.html")
+    echo(f"Class report:  {write_report(workspace)}")
     return outcomes
+
+
+# --- Self-check for learners ------------------------------------------------------------
+
+def find_learner_notebook(stage, path=None):
+    """The learner's notebook of `stage`, wherever it is.
+
+    `path` if it is a notebook; else the notebooks in `path` (default
+    ``notebooks/STAGE/``) that hold this stage's graded cells, which finds a
+    renamed copy.  Raises ClassroomError saying what to rename or pass when
+    there is none or more than one.
+    """
+    if path is not None and Path(path).is_file():
+        return Path(path)
+    folder = Path(path) if path is not None else RELEASE / stage
+    expected = folder / f"{stage}.ipynb"
+    if expected.is_file():
+        return expected
+    if not folder.is_dir():
+        raise ClassroomError(f"{folder}: no such folder; expected your notebook at {expected}")
+    wanted = set(GRADED_FUNCTIONS.get(stage, ()))
+    found = []
+    for candidate in sorted(folder.glob("*.ipynb")):
+        try:
+            cells = read_notebook(candidate).cells
+        except ClassroomError:
+            continue
+        ids = {c.get("id") for c in cells} | {c.metadata.get("nbgrader", {}).get("grade_id") for c in cells}
+        if wanted <= ids:
+            found.append(candidate)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise ClassroomError(f"{expected}: not found, and no other notebook in {folder} holds the "
+                             f"exercises of {stage}; rename your notebook to {expected.name}")
+    names = ", ".join(p.name for p in found)
+    raise ClassroomError(f"{folder}: several notebooks hold {stage}'s exercises ({names}); say which one "
+                         f"to check: make check STAGE={stage} NOTEBOOK=path/to/it.ipynb")
+
+
+def restore_nbgrader_metadata(nb, release_nb):
+    """Put back nbgrader's cell metadata that an editor dropped, matching cells by their id.
+
+    Returns the number of cells mended.
+    """
+    by_id = {c.get("id"): c.metadata["nbgrader"] for c in release_nb.cells if "nbgrader" in c.metadata}
+    mended = 0
+    for cell in nb.cells:
+        if "nbgrader" not in cell.metadata and cell.get("id") in by_id:
+            cell.metadata["nbgrader"] = copy.deepcopy(by_id[cell["id"]])
+            mended += 1
+    return mended
+
+
+def self_check(stage, notebook=None, echo=print):
+    """Grade a learner's own notebook with the real autograder, hidden tests included.
+
+    The notebook is copied into a scratch workspace (``.grading/check/STAGE``),
+    never changed; the repository's files and any gradebook are not touched.
+
+    Returns
+    -------
+    full_marks : bool
+    """
+    if stage not in GRADED_FUNCTIONS:
+        raise ClassroomError(f"{stage}: not a stage of the course ({', '.join(GRADED_FUNCTIONS)})")
+    path = find_learner_notebook(stage, notebook)
+    echo(f"Checking {path} ({stage}) with the autograder ...")
+    nb = read_notebook(path)
+    workspace = make_workspace(GRADING / "check" / stage)
+    release = generate_release(workspace, only=[stage])
+    mended = restore_nbgrader_metadata(nb, read_notebook(notebook_path(release, stage)))
+    if mended:
+        echo(f"(put back the grading information of {mended} cell(s) that your editor had dropped)")
+    submit(workspace, "self", stage, nb)
+    outcome = grade(workspace, [("self", stage)], echo=lambda line: None)[0]
+    if not outcome.graded:
+        raise ClassroomError(f"{path}: could not be graded: {outcome.reason}")
+    for cell, (score, maximum) in outcome.cells.items():
+        message = outcome.messages.get(cell, "")
+        if score >= maximum:
+            verdict = "passed"
+        elif message.startswith("Not attempted"):
+            verdict = "not attempted yet"
+        else:
+            verdict = f"failed: {message}" if message else "failed"
+        echo(f"  {cell:32} {score:g}/{maximum:g}  {verdict}")
+    echo(f"Score: {outcome.score:g}/{outcome.max_score:g}")
+    echo(f"Feedback: {notebook_path(workspace / 'feedback' / 'self', stage).with_suffix('.html')}")
+    return outcome.max_score > 0 and outcome.score >= outcome.max_score
 
 
 def read_grades_csv(path):
@@ -597,7 +690,12 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("release", help="regenerate notebooks/ from solutions/")
     sub.add_parser("demo", help="release, grade a sample class, print the grades")
+    p = sub.add_parser("report", help="write the class report of a graded workspace")
+    p.add_argument("workspace", type=Path, nargs="?", default=Path("."), help="an nbgrader course folder")
     sub.add_parser("execute-solutions", help="re-run the solution notebooks, storing outputs")
+    p = sub.add_parser("check", help="grade your own notebook of a stage (exit 0 at full marks)")
+    p.add_argument("stage", help="e.g. 02-propagate")
+    p.add_argument("notebook", nargs="?", type=Path, help="default: notebooks/STAGE/STAGE.ipynb")
     p = sub.add_parser("validate", help="nbgrader validate with an exit code (0 = passes)")
     p.add_argument("notebook", type=Path)
     p.add_argument("--invert", action="store_true", help="succeed when no test passes")
@@ -611,6 +709,14 @@ def main(argv=None):
             for stage in stages():
                 execute_notebook(notebook_path(SOLUTIONS, stage))
                 print(f"executed {notebook_path(SOLUTIONS, stage).relative_to(REPO)}")
+        elif args.command == "report":
+            from report import write_report
+
+            if not (args.workspace / "gradebook.db").is_file():
+                raise ClassroomError(f"{args.workspace / 'gradebook.db'}: no gradebook; grade the class first")
+            print(f"Class report: {write_report(args.workspace)}")
+        elif args.command == "check":
+            return 0 if self_check(args.stage, args.notebook) else 1
         elif args.command == "validate":
             if not args.notebook.is_file():
                 raise ClassroomError(f"{args.notebook}: no such notebook")

@@ -32,20 +32,45 @@ def short_error(ename, evalue):
     return f"{ename}: {evalue}" if evalue else ename
 
 
+def unattempted(cell):
+    """True for a solution cell the learner has not touched: it still raises NotImplementedError."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(meta.get("solution")) and "raise NotImplementedError()" in cell.get("source", "")
+
+
+def learner_errors(nb):
+    """The line to show for each cell that failed: ``{cell index: line}``.
+
+    An error in a test cell whose exercise (the solution cell before it) was
+    never attempted is reported as `NOT_ATTEMPTED`, not as the NameError or
+    NotImplementedError it causes.
+    """
+    lines, open_exercise = {}, False
+    for index, cell in enumerate(nb.cells):
+        if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+            open_exercise = unattempted(cell)
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if errors:
+            grade = cell.get("metadata", {}).get("nbgrader", {}).get("grade")
+            lines[index] = (NOT_ATTEMPTED if grade and open_exercise
+                            else short_error(errors[0].get("ename", ""), errors[0].get("evalue", "")))
+    return lines
+
+
 class ShortenTracebacks(NbGraderPreprocessor):
-    """Replace each error traceback by `short_error` of its exception.
+    """Replace each error traceback by one line a learner can act on (see `learner_errors`).
 
     A traceback through a hidden test shows the test's source lines and the
     instructor modules' file names; the exception message written by the
     checks library is all a learner needs.
     """
 
-    def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type == "code":
-            for output in cell.get("outputs", []):
+    def preprocess(self, nb, resources):
+        for index, line in learner_errors(nb).items():
+            for output in nb.cells[index].get("outputs", []):
                 if output.get("output_type") == "error":
-                    output["traceback"] = [short_error(output.get("ename", ""), output.get("evalue", ""))]
-        return cell, resources
+                    output["traceback"] = [line]
+        return nb, resources
 
 
 LEARNER_FEEDBACK_PREPROCESSORS = [
