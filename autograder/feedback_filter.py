@@ -11,6 +11,7 @@ from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades, NbGraderPreprocessor
 
 NOT_ATTEMPTED = "Not attempted yet: replace `raise NotImplementedError()` with your code."
+TIMED_OUT = ("Stopped: this cell ran longer than the time limit. Does a loop in your code never end?")
 
 
 def short_error(ename, evalue):
@@ -29,6 +30,8 @@ def short_error(ename, evalue):
     """
     if ename == "NotImplementedError" and not evalue:
         return NOT_ATTEMPTED
+    if ename in ("KeyboardInterrupt", "CellTimeoutError"):
+        return TIMED_OUT
     return f"{ename}: {evalue}" if evalue else ename
 
 

@@ -73,13 +73,18 @@ def score_figure(scores, path):
 
 
 def mistakes_figure(mistakes, path, top=12):
-    """Horizontal bars: the most frequent diagnoses across all exercises."""
+    """Horizontal bars: the most frequent diagnoses across all exercises (not counting unattempted ones)."""
+    from feedback_filter import NOT_ATTEMPTED
+
     counts = Counter()
     for (stage, cell), counter in mistakes.items():
         for line, n in counter.items():
-            counts[f"{stage} {cell}: {line[:60]}"] += n
+            if line != NOT_ATTEMPTED:
+                counts[f"{stage} {cell}: {line[:60]}"] += n
     items = counts.most_common(top)[::-1]
     fig, ax = plt.subplots(figsize=(8, 0.35 * max(len(items), 1) + 0.8))
+    if not items:
+        ax.text(0.5, 0.5, "no mistakes diagnosed", ha="center", va="center", transform=ax.transAxes)
     ax.barh([label for label, _ in items], [n for _, n in items], color="#c44e52")
     ax.set_xlabel("students", fontsize=8)
     ax.tick_params(labelsize=7)

@@ -1,17 +1,23 @@
 """nbgrader end to end, every stage: release, submit, autograde, feedback, export, with exact scores.
 
-For each stage the class holds a correct submission (full marks), the
-untouched release (0), a submission with one known mistake per graded
-function (it loses exactly the points of the cells the mutation test says it
-fails, and keeps the others), and one written differently but correctly
-(full marks). Stage 1 also gets a notebook that never terminates and a
+For each stage the class holds a correct submission written differently from
+the solution where the catalogue has such variants (full marks; the
+solutions themselves pass their hidden tests under nbval), the untouched
+release (0), and a submission with one known mistake per graded function (it
+loses exactly the points of the cells the mutation test says it fails, and
+keeps the others). Stage 1 also gets a notebook that never terminates and a
 corrupt file: they must not stop the others.
 """
 import html
+import os
 import re
+import shutil
+import subprocess
 
 import nbformat
+import numpy as np
 import pytest
+from PIL import Image
 
 import classroom
 import mutants
@@ -37,10 +43,9 @@ def one_mistake_per_cell(stage):
 
 def submissions():
     """student -> stage -> (variant ids, blank, expected failed test cells)."""
-    plan = {"correct": {}, "blank": {}, "mistakes": {}, "rewritten": {}}
+    plan = {"correct": {}, "blank": {}, "mistakes": {}}
     for stage in STAGES:
         cells = set(mutants.points(stage))
-        plan["correct"][stage] = ((), False, set())
         plan["blank"][stage] = ((), True, cells)
         chosen = one_mistake_per_cell(stage)
         expected = set(mutants.judge(chosen[0], together=chosen[1:]).failed) if chosen else set()
@@ -50,7 +55,7 @@ def submissions():
             if v.stage == stage and v.kind == "correct" and v.cell not in taken:
                 correct.append(v.id)
                 taken.add(v.cell)
-        plan["rewritten"][stage] = (tuple(correct), False, set())
+        plan["correct"][stage] = (tuple(correct), False, set())
     plan["endless"] = {"01-sigmoid": (("sigmoid_endless_loop",), False, {"sigmoid_tests"})}
     # A learner who deleted the test cell of a wrong sigmoid: nbgrader puts it back and grades it.
     plan["deleter"] = {"01-sigmoid": (("sigmoid_sign_error",), False, {"sigmoid_tests"})}
@@ -150,6 +155,8 @@ def test_feedback_names_the_mistake_and_leaks_nothing(graded, student, stage):
         assert secret not in page, f"expected no {secret!r} in {student}'s {stage} feedback, found it"
     frame = re.search(r'File ".*", line \d+', text)
     assert frame is None, f"expected no traceback frame in {student}'s {stage} feedback, found {frame and frame.group()!r}"
+    if student == "endless":
+        assert "ran longer than the time limit" in text, "expected the time limit named in the endless loop's feedback"
     if student == "blank":
         assert "Not attempted yet" in text, f"expected 'Not attempted yet' in the blank {stage} feedback"
     if student == "mistakes":
@@ -165,3 +172,55 @@ def test_the_untouched_release_passes_no_test_and_fails_validation():
     release = classroom.notebook_path(classroom.RELEASE, "01-sigmoid")
     assert classroom.validate(release, invert=True), "expected no test to pass on the untouched release"
     assert not classroom.validate(release), "expected the untouched release to fail validation"
+
+
+def chromium_screenshot(page, png, tmp_path, size="1000,1400"):
+    """Render `page` in headless Chromium (Debian's package) into `png`."""
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        if os.environ.get("CI"):
+            pytest.fail("expected Debian's chromium on CI (.ci/run installs it), found none")
+        pytest.skip("no chromium on this machine (apt-get install chromium)")
+    subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--hide-scrollbars", f"--user-data-dir={tmp_path / 'chromium'}", f"--window-size={size}",
+                    f"--screenshot={png}", page.as_uri()], check=True, capture_output=True, timeout=120)
+    return Image.open(png).convert("RGB")
+
+
+def share_of(image, colour, tolerance=30):
+    """The share of pixels within `tolerance` of `colour` (RGB)."""
+    pixels = np.asarray(image, dtype=int)
+    return float(np.mean(np.all(np.abs(pixels - np.array(colour)) <= tolerance, axis=-1)))
+
+
+def test_class_report(graded):
+    import report
+
+    workspace, outcomes, _ = graded
+    page = report.write_report(workspace, workspace / "report")
+    text = page.read_text()
+    for figure in ("scores.png", "mistakes.png"):
+        data = (page.parent / figure).read_bytes()
+        assert data.startswith(b"\x89PNG") and f'src="{figure}"' in text, f"expected the figure {figure} in the report"
+    shown = visible_text(text)
+    assert re.search(r"corrupt\s*01-sigmoid\s*not graded", shown), "expected the corrupt notebook listed as not graded"
+    assert re.search(r"blank\s*02-propagate\s*0/6", shown), "expected the blank student listed below the threshold"
+    hint = next(line.split("Likely mistake: ")[1] for o in outcomes.values() if o.student == "mistakes"
+                for line in o.messages.values() if "Likely mistake: " in line)
+    assert html.escape(hint) in text, f"expected the diagnosis {hint!r} counted in the report"
+
+
+def test_pages_render_in_a_browser(graded, tmp_path):
+    """The class report shows its figures, and a feedback page renders, in a real browser."""
+    import report
+
+    workspace, _, _ = graded
+    page = report.write_report(workspace, workspace / "report")
+    shot = chromium_screenshot(page, tmp_path / "report.png", tmp_path)
+    blue, red = share_of(shot, (76, 114, 176)), share_of(shot, (196, 78, 82))
+    assert blue > 0.002 and red > 0.002, f"expected the report's figures drawn (blue bars, red bars), found shares {blue:.4f}, {red:.4f}"
+    feedback = classroom.notebook_path(workspace / "feedback" / "mistakes", "02-propagate").with_suffix(".html")
+    shot = chromium_screenshot(feedback, tmp_path / "feedback.png", tmp_path)
+    ink = 1 - share_of(shot, (255, 255, 255), tolerance=10)
+    assert ink > 0.05, f"expected a rendered feedback page, found {ink:.3f} of the screenshot not white"
