@@ -50,10 +50,13 @@ release: $(STAMP)
 solutions: $(STAMP)
 	$(PY) -m classroom execute-solutions
 
-## lock: re-pin every package .venv holds (after changing requirements.txt)
-lock: $(STAMP)
+## lock: re-pin everything after changing requirements.txt (resolves in a scratch venv)
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	( echo "# Full pin set for .venv (pip constraints). Regenerate with: make lock"; \
-	  $(PY) -m pip freeze --exclude-editable | grep -vi '^firstneuron' ) > requirements-lock.txt
+	  .venv-lock/bin/python -m pip freeze ) > requirements-lock.txt
+	rm -rf .venv-lock
 
 clean:
 	rm -rf .grading
