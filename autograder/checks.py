@@ -346,21 +346,19 @@ def _grads(w, b, X, Y, scale_dw=1.0, scale_db=1.0, sign=1.0, use_b=True):
     return sign * scale_dw * grads["dw"], sign * scale_db * grads["db"]
 
 
-DW_MISTAKES = [
+def _grads_pair(**knobs):
+    """A fingerprint of the gradients: dw and db of the reference with a mistake's knobs, in one vector."""
+    return lambda w, b, X, Y: np.append(*_grads(w, b, X, Y, **{k: v(X) if callable(v) else v
+                                                            for k, v in knobs.items()}))
+
+
+GRADIENT_MISTAKES = [
     Mistake("dw_forgot_1_over_m", "dw is missing the factor 1/m: dw = (1/m) dZ Xᵀ.",
-            lambda w, b, X, Y: _grads(w, b, X, Y, scale_dw=X.shape[1])[0]),
-    Mistake("dz_sign_error", "dZ has the wrong sign: dZ = A - Y, not Y - A.",
-            lambda w, b, X, Y: _grads(w, b, X, Y, sign=-1.0)[0]),
-    Mistake("forgot_b_in_z", "b is left out of Z: Z = w X + b.",
-            lambda w, b, X, Y: _grads(w, b, X, Y, use_b=False)[0]),
-]
-DB_MISTAKES = [
+            _grads_pair(scale_dw=lambda X: X.shape[1])),
     Mistake("db_forgot_1_over_m", "db is missing the factor 1/m: db = (1/m) Σ dZ.",
-            lambda w, b, X, Y: _grads(w, b, X, Y, scale_db=X.shape[1])[1]),
-    Mistake("dz_sign_error", "dZ has the wrong sign: dZ = A - Y, not Y - A.",
-            lambda w, b, X, Y: _grads(w, b, X, Y, sign=-1.0)[1]),
-    Mistake("forgot_b_in_z", "b is left out of Z: Z = w X + b.",
-            lambda w, b, X, Y: _grads(w, b, X, Y, use_b=False)[1]),
+            _grads_pair(scale_db=lambda X: X.shape[1])),
+    Mistake("dz_sign_error", "dZ has the wrong sign: dZ = A - Y, not Y - A.", _grads_pair(sign=-1.0)),
+    Mistake("forgot_b_in_z", "b is left out of Z: Z = w X + b.", _grads_pair(use_b=False)),
 ]
 
 
@@ -446,7 +444,7 @@ def check_propagate_gradients(propagate, seed=None):
         err = relative_error(np.append(dw, db), np.append(fd_dw, fd_db))
         verdict = "right" if err < GRAD_OK else "wrong" if err > GRAD_WRONG else "doubtful"
         which = "dw" if not dw_ok else "db"
-        mistake = diagnose(dw, DW_MISTAKES, w, b, X, Y) if not dw_ok else diagnose(db, DB_MISTAKES, w, b, X, Y)
+        mistake = diagnose(np.append(dw, db), GRADIENT_MISTAKES, w, b, X, Y)
         problem = (f"wrong {which} for n_x = {n_x}, m = {m}; relative error between your gradients and "
                    f"finite differences of your own cost: {err:.1e} ({verdict}: < {GRAD_OK:g} is right, "
                    f"> {GRAD_WRONG:g} is wrong)")

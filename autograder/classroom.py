@@ -449,6 +449,7 @@ class Outcome:
     max_score: float = 0.0
     failed_cells: list = field(default_factory=list)
     cells: dict = field(default_factory=dict)  # test cell -> (score, max_score), in notebook order
+    needs_manual_grade: bool = False
     messages: dict = field(default_factory=dict)  # failed test cell -> the line its feedback shows
 
 
@@ -483,7 +484,19 @@ def grade(workspace, submissions, cell_timeout=None, timeout=SUBMISSION_TIMEOUT,
         if not run.ok:
             echo(f"feedback for {stage}: not generated for every student: {run.reason()} (log: {run.log})")
     fill_scores(workspace, outcomes)
+    echo(grading_summary(outcomes))
     return outcomes
+
+
+def grading_summary(outcomes):
+    """One line of counts, then one line per submission that could not be graded, with its reason."""
+    ungraded = [o for o in outcomes if not o.graded]
+    manual = [o for o in outcomes if o.graded and o.needs_manual_grade]
+    lines = [f"Summary: {len(outcomes) - len(ungraded)} graded, {len(ungraded)} failed to grade, "
+             f"{len(manual)} need manual review"]
+    lines += [f"  not graded: {o.student} {o.stage}: {o.reason}" for o in ungraded]
+    lines += [f"  manual review: {o.student} {o.stage}" for o in manual]
+    return "\n".join(lines)
 
 
 def fill_scores(workspace, outcomes):
@@ -500,6 +513,7 @@ def fill_scores(workspace, outcomes):
                 outcome.graded, outcome.reason = False, "no submission in the gradebook"
                 continue
             outcome.score, outcome.max_score = submission.score, submission.max_score
+            outcome.needs_manual_grade = bool(submission.needs_manual_grade)
             for notebook in submission.notebooks:
                 order = {c.name: i for i, c in enumerate(notebook.notebook.grade_cells)}
                 for g in sorted(notebook.grades, key=lambda g: order.get(g.name, 0)):
