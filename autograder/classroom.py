@@ -17,6 +17,7 @@ import ast
 import copy
 import csv
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -224,12 +225,13 @@ class Run:
         return self.returncode == 0 and not self.timed_out
 
     def reason(self):
-        """Why it failed, in one line (the last error line of its log)."""
+        """Why it failed, in one line: the last exception nbgrader's log shows, else its last error line."""
         if self.timed_out:
             return f"stopped after {self.seconds:.0f} s (time limit)"
         lines = [line.strip() for line in self.log.read_text(errors="replace").splitlines() if line.strip()]
-        errors = [line for line in lines if "[ERROR]" in line or "Error" in line]
-        return (errors or lines or [f"exit code {self.returncode}"])[-1][:300]
+        exceptions = [line for line in lines if re.match(r"[\w.]*(Error|Exception)\b.*: ", line)]
+        errors = [line for line in lines if "[ERROR]" in line or "| ERROR]" in line]
+        return (exceptions or errors or lines or [f"exit code {self.returncode}"])[-1][:300]
 
 
 def nbgrader(args, workspace, log, timeout=SUBMISSION_TIMEOUT, cell_timeout=None):
@@ -471,7 +473,8 @@ def grade(workspace, submissions, cell_timeout=None, timeout=SUBMISSION_TIMEOUT,
         run = nbgrader(["autograde", stage, f"--student={student}", "--force"], workspace,
                        workspace / "logs" / student / f"autograde-{stage}.log", timeout=timeout,
                        cell_timeout=cell_timeout)
-        outcome = Outcome(student, stage, run.ok, "" if run.ok else run.reason(), run.seconds)
+        submitted = notebook_path(workspace / "submitted" / student, stage)
+        outcome = Outcome(student, stage, run.ok, "" if run.ok else f"{submitted}: {run.reason()}", run.seconds)
         outcomes.append(outcome)
         elapsed = time.monotonic() - start
         left = elapsed / done * (len(submissions) - done)

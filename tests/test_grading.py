@@ -123,7 +123,9 @@ def test_scores_are_exact(graded, student, stage):
 def test_a_corrupt_notebook_is_reported_and_the_others_still_graded(graded):
     _, outcomes, lines = graded
     corrupt = outcomes[("corrupt", "01-sigmoid")]
-    assert not corrupt.graded and corrupt.reason, f"expected the corrupt notebook not graded, with a reason, found {corrupt}"
+    assert not corrupt.graded, f"expected the corrupt notebook not graded, found {corrupt}"
+    assert "submitted/corrupt/01-sigmoid/01-sigmoid.ipynb: " in corrupt.reason and "not appear to be JSON" in corrupt.reason, \
+        f"expected a reason naming the file and the problem, found {corrupt.reason!r}"
     others = [o for key, o in outcomes.items() if key[0] != "corrupt"]
     assert all(o.graded for o in others), f"expected every other submission graded, found {[o for o in others if not o.graded]}"
     assert re.match(r"\[1/\d+\] corrupt 01-sigmoid: NOT GRADED", lines[0]), f"expected a progress line, found {lines[0]!r}"
