@@ -176,10 +176,18 @@ def test_feedback_names_the_mistake_and_leaks_nothing(graded, student, stage):
                     assert hint in text, f"expected the diagnosis of {variant.id} in the {stage} feedback: {hint!r}"
 
 
-def test_the_untouched_release_passes_no_test_and_fails_validation():
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_untouched_release_passes_no_test(stage):
+    release = classroom.notebook_path(classroom.RELEASE, stage)
+    assert classroom.validate(release, invert=True), f"expected nbgrader validate --invert to pass on the untouched {stage}"
+
+
+def test_validate_gives_a_verdict(tmp_path):
     release = classroom.notebook_path(classroom.RELEASE, "01-sigmoid")
-    assert classroom.validate(release, invert=True), "expected no test to pass on the untouched release"
     assert not classroom.validate(release), "expected the untouched release to fail validation"
+    solved = tmp_path / "01-sigmoid.ipynb"
+    nbformat.write(classroom.build_submission("01-sigmoid"), str(solved))
+    assert classroom.validate(solved), "expected a correct notebook to pass validation"
 
 
 def chromium_screenshot(page, png, tmp_path, size="1000,1400"):
