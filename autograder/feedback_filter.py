@@ -32,6 +32,8 @@ def short_error(ename, evalue):
         return NOT_ATTEMPTED
     if ename in ("KeyboardInterrupt", "CellTimeoutError"):
         return TIMED_OUT
+    if ename == "CheckFailure":  # the checks' own messages start with the function's name
+        return evalue
     return f"{ename}: {evalue}" if evalue else ename
 
 
