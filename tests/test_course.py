@@ -196,3 +196,16 @@ def test_variants_catalogue_applies_to_the_solutions():
         changed = classroom.apply_variant(sources[variant.cell], variant)
         assert changed != sources[variant.cell], f"expected variant {variant.id} to change the code"
         assert variant.kind in {"mistake", "correct", "hostile"}, f"unknown kind {variant.kind!r} in {variant.id}"
+
+
+def test_the_demo_class_is_built_from_the_catalogue():
+    variants = classroom.load_variants()
+    for student in classroom.SAMPLE_CLASS:
+        unknown = [v for v in student.variants if v not in variants]
+        assert not unknown, f"expected {student.id}'s variants in the catalogue, found unknown {unknown}"
+        for stage in classroom.stages():
+            nb = classroom.build_submission(stage, student.variants, student.blank)
+            untouched = [c.metadata.nbgrader.grade_id for c in nb.cells
+                         if c.metadata.get("nbgrader", {}).get("solution") and "NotImplementedError" in c.source]
+            assert bool(untouched) == student.blank, \
+                f"expected {student.id}'s {stage} {'blank' if student.blank else 'filled in'}, found unfilled {untouched}"
