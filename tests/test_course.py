@@ -2,9 +2,6 @@
 import ast
 import json
 import re
-import shutil
-import tomllib
-from pathlib import Path
 
 import nbformat
 import pytest
