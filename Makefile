@@ -40,7 +40,7 @@ check: $(STAMP)
 
 ## lab: open the course (the release notebooks) in JupyterLab
 lab: $(STAMP)
-	cd notebooks && ../$(VENV)/bin/jupyter lab
+	cd notebooks && env -u PYTHONPATH ../$(VENV)/bin/jupyter lab  # learners never see autograder/
 
 ## release: regenerate notebooks/ from solutions/ with nbgrader generate_assignment
 release: $(STAMP)
