@@ -14,6 +14,7 @@ limit, so one broken, hostile or endless notebook never stops the others.
 """
 import argparse
 import ast
+import contextlib
 import copy
 import csv
 import os
@@ -75,7 +76,7 @@ def notebook_path(folder, stage):
 # --- Notebook files ------------------------------------------------------------
 
 def normalize_notebook(nb):
-    """Clean metadata in place: one generic kernel, no editor fields, stable cell ids.
+    """Clean in place: one generic kernel, no editor fields, stable cell ids, streams merged.
 
     Parameters
     ----------
@@ -99,6 +100,15 @@ def normalize_notebook(nb):
         seen.add(cell_id)
         for key in ("collapsed", "scrolled", "execution", "jupyter", "vscode", "ExecuteTime"):
             cell.metadata.pop(key, None)
+        merged = []  # one output per run of printing, however the kernel chunked it
+        for output in cell.get("outputs", []):
+            if (output.get("output_type") == "stream" and merged
+                    and merged[-1].get("output_type") == "stream" and merged[-1]["name"] == output["name"]):
+                merged[-1]["text"] += output["text"]
+            else:
+                merged.append(output)
+        if "outputs" in cell:
+            cell["outputs"] = merged
     nbformat.validate(nb)
     return nb
 
@@ -131,19 +141,31 @@ def grading_env(cell_timeout=None):
     return env
 
 
-def execute_notebook(path, timeout=120):
-    """Run a solution notebook in its folder and store its outputs, normalized."""
-    from nbclient import NotebookClient
-
-    nb = read_notebook(path)
+@contextlib.contextmanager
+def environment(values):
+    """Set environment variables (inherited by kernels started meanwhile), restoring them afterwards."""
     saved = dict(os.environ)
-    os.environ.update(grading_env())
+    os.environ.update(values)
     try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        yield
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+def run_notebook(nb, folder, timeout=120):
+    """Execute `nb` in place with a kernel working in `folder`, in the grading environment."""
+    from nbclient import NotebookClient
+
+    with environment(grading_env()):
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                       resources={"metadata": {"path": str(folder)}}).execute()
+    return nb
+
+
+def execute_notebook(path, timeout=120):
+    """Run a solution notebook in its folder and store its outputs, normalized."""
+    nb = run_notebook(read_notebook(path), path.parent, timeout)
     write_notebook(normalize_notebook(nb), path)
 
 
@@ -303,12 +325,19 @@ def validate(path, invert=False):
     from nbgrader.validator import Validator
     from traitlets.config import Config
 
+    class Verdict(Validator):
+        """nbgrader's Validator, keeping the results it prints (the notebook runs once)."""
+
+        def validate(self, filename):
+            self.results = super().validate(filename)
+            return self.results
+
     config = Config()
     config.Validator.invert = invert
-    validator = Validator(config=config)
-    os.environ.update(grading_env())
-    validator.validate_and_print(str(Path(path).resolve()))
-    return not validator.validate(str(Path(path).resolve()))
+    validator = Verdict(config=config)
+    with environment(grading_env()):
+        validator.validate_and_print(str(Path(path).resolve()))
+    return not validator.results
 
 
 # --- Sample submissions ---------------------------------------------------------------

@@ -12,7 +12,6 @@ correct variant loses a point.
 import argparse
 import contextlib
 import io
-import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -109,9 +108,9 @@ def judge(variant, seeds=SEEDS, together=()):
     namespace = learner_namespace(variant.stage, [variant, *together])
     for grade_id, source in hidden_tests(variant.stage).items():
         for seed in seeds:
-            os.environ["FIRSTNEURON_SEED"] = str(seed)
             try:
-                with contextlib.redirect_stdout(io.StringIO()), np.errstate(all="ignore"):
+                with classroom.environment({"FIRSTNEURON_SEED": str(seed)}), \
+                        contextlib.redirect_stdout(io.StringIO()), np.errstate(all="ignore"):
                     exec(compile(source, f"<hidden:{grade_id}>", "exec"), dict(namespace))
             except AssertionError as error:
                 verdict.failed[grade_id] = (getattr(error, "mistake", None), str(error))
@@ -119,8 +118,6 @@ def judge(variant, seeds=SEEDS, together=()):
             except Exception as error:  # a learner's code may raise anything; that fails the test
                 verdict.failed[grade_id] = (None, f"{type(error).__name__}: {error}")
                 break
-            finally:
-                os.environ.pop("FIRSTNEURON_SEED", None)
     return verdict
 
 
