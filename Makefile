@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR)/autograder
 export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: demo test mutants check lab release solutions lock clean venv
+.PHONY: demo test mutants grade check lab release solutions lock clean venv
 
 venv: $(STAMP)
 
@@ -32,6 +32,11 @@ test: $(STAMP) mutants
 	$(PY) -m pytest -q tests
 	$(PY) -m pytest -q --nbval --nbval-sanitize-with autograder/nbval_sanitize.cfg solutions
 	$(PY) -m pytest -q --nbval-lax notebooks
+
+## grade: grade a class, sandboxed, on every core: make grade STAGE=02-propagate [COURSE=dir] [ARGS="--force"]
+grade: $(STAMP)
+	@test -n "$(STAGE)" || { echo "usage: make grade STAGE=02-propagate [COURSE=path/to/course] [ARGS=...]"; exit 2; }
+	$(PY) -m classroom grade $(STAGE) --course $(or $(COURSE),.) $(ARGS)
 
 ## check: grade your own notebook, hidden tests included: make check STAGE=02-propagate [NOTEBOOK=path]
 check: $(STAMP)

@@ -5,7 +5,6 @@ an instructor, or a grading workspace whose own ``nbgrader_config.py`` loads
 this one (see ``autograder/classroom.py``).  Paths are resolved from this file,
 never from the working directory.
 """
-import os
 import sys
 from pathlib import Path
 
@@ -18,6 +17,10 @@ if str(AUTOGRADER) not in sys.path:
     sys.path.insert(0, str(AUTOGRADER))
 
 from feedback_filter import LEARNER_FEEDBACK_PREPROCESSORS  # noqa: E402
+from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (  # noqa: E402
+    AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades)
+from trusted import TrustedExecute  # noqa: E402
 
 c = get_config()  # noqa: F821  (provided by traitlets when it loads this file)
 
@@ -39,9 +42,17 @@ c.ClearOutput.enabled = True
 # Autograding: a deleted test cell is put back and graded; a cell that runs
 # too long is interrupted and the rest of the notebook still runs.
 c.OverwriteCells.add_missing_cells = True
-c.Execute.timeout = int(os.environ.get("FIRSTNEURON_CELL_TIMEOUT", "20"))
+c.Execute.timeout = 20
 c.Execute.interrupt_on_timeout = True
 c.Execute.startup_timeout = 60
+# The trust boundary (autograder/trusted.py): learner code runs in a sandboxed
+# kernel (autograder/sandbox.py, limits in c.Sandbox), hidden tests in the
+# grader's process.  This replaces nbgrader's Execute even for a bare
+# `nbgrader autograde`; `make grade` adds every core and a time limit per submission.
+c.Autograde.autograde_preprocessors = [
+    TrustedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+    SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
+]
 
 # Feedback: hidden tests removed, tracebacks cut to the assertion message.
 c.GenerateFeedback.preprocessors = LEARNER_FEEDBACK_PREPROCESSORS

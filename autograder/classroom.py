@@ -6,11 +6,11 @@ Run with ``autograder/`` on ``sys.path`` (the Makefile does)::
     python -m classroom demo               # release, grade a sample class, print grades
     python -m classroom validate NOTEBOOK  # nbgrader validate with a real exit code
     python -m classroom execute-solutions  # refresh the outputs stored for nbval
+    python -m classroom grade STAGE [--course DIR]  # grade a class (grading.py: sandboxed, every core)
 
-Every nbgrader step runs as ``python -m nbgrader ...`` in a *grading workspace*:
-a folder whose ``nbgrader_config.py`` loads the course's, with a copy of
-``solutions/``.  Each submission is graded in its own process with a time
-limit, so one broken, hostile or endless notebook never stops the others.
+The demo and the self-check work in a *grading workspace*: a folder whose
+``nbgrader_config.py`` loads the course's, with a copy of ``solutions/``,
+graded with the same driver as a class.
 """
 import argparse
 import ast
@@ -20,15 +20,16 @@ import csv
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+
+import grading
+import sandbox
 
 REPO = Path(__file__).resolve().parent.parent
 AUTOGRADER = REPO / "autograder"
@@ -37,8 +38,6 @@ RELEASE = REPO / "notebooks"
 GRADING = REPO / ".grading"
 VARIANTS_DIR = AUTOGRADER / "variants"
 
-#: Seconds one submission of one stage may take to autograde before it is stopped.
-SUBMISSION_TIMEOUT = 300
 #: Seconds one cell may run while the demo grades (the course default is in nbgrader_config.py).
 DEMO_CELL_TIMEOUT = 5
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
@@ -127,8 +126,8 @@ def write_notebook(nb, path):
     nbformat.write(nb, str(path))
 
 
-def grading_env(cell_timeout=None):
-    """The environment for nbgrader and its kernels: autograder/ importable, no display."""
+def grading_env():
+    """The environment for instructor notebooks (solutions, validation): autograder/ importable, no display."""
     env = dict(os.environ)
     paths = [str(AUTOGRADER)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
@@ -136,8 +135,6 @@ def grading_env(cell_timeout=None):
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["MPLBACKEND"] = "Agg"
     env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
-    if cell_timeout is not None:
-        env["FIRSTNEURON_CELL_TIMEOUT"] = str(cell_timeout)
     return env
 
 
@@ -233,51 +230,6 @@ def write_given():
 
 # --- nbgrader --------------------------------------------------------------------
 
-@dataclass
-class Run:
-    """How one nbgrader command ended."""
-
-    returncode: int
-    seconds: float
-    log: Path
-    timed_out: bool = False
-
-    @property
-    def ok(self):
-        return self.returncode == 0 and not self.timed_out
-
-    def reason(self):
-        """Why it failed, in one line: the last exception nbgrader's log shows, else its last error line."""
-        if self.timed_out:
-            return f"stopped after {self.seconds:.0f} s (time limit)"
-        lines = [line.strip() for line in self.log.read_text(errors="replace").splitlines() if line.strip()]
-        exceptions = [line for line in lines if re.match(r"[\w.]*(Error|Exception)\b.*: ", line)]
-        errors = [line for line in lines if "[ERROR]" in line or "| ERROR]" in line]
-        return (exceptions or errors or lines or [f"exit code {self.returncode}"])[-1][:300]
-
-
-def nbgrader(args, workspace, log, timeout=SUBMISSION_TIMEOUT, cell_timeout=None):
-    """Run ``python -m nbgrader ARGS`` in `workspace`, its output to `log`, within `timeout` s.
-
-    The command runs in its own process group, which is killed whole (kernels
-    included) when the time is up.
-    """
-    log.parent.mkdir(parents=True, exist_ok=True)
-    start = time.monotonic()
-    with open(log, "w") as out:
-        process = subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=workspace,
-                                   stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   env=grading_env(cell_timeout), start_new_session=True)
-        try:
-            returncode = process.wait(timeout=timeout)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-            returncode = process.wait()
-            timed_out = True
-    return Run(returncode, time.monotonic() - start, log, timed_out)
-
-
 def make_workspace(path):
     """A fresh grading workspace at `path`: a config that loads the course's, and solutions/."""
     path = Path(path)
@@ -294,14 +246,18 @@ def make_workspace(path):
 
 
 def generate_release(workspace, only=None):
-    """``nbgrader generate_assignment`` for every stage (or those in `only`); returns the release folder."""
+    """nbgrader's generate_assignment (in this process) for every stage, or those in `only`; returns notebooks/."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
     workspace = Path(workspace)
+    config = grading.load_course_config(workspace)
+    api = NbGraderAPI(CourseDirectory(config=config), config=config)
     for stage in only or stages():
-        run = nbgrader(["generate_assignment", stage, "--force"], workspace,
-                       workspace / "logs" / f"generate-{stage}.log")
-        if not run.ok:
-            raise ClassroomError(f"{notebook_path(SOLUTIONS, stage)}: nbgrader generate_assignment "
-                                 f"failed: {run.reason()} (log: {run.log})")
+        result = api.generate_assignment(stage, force=True, create=True)
+        if not result["success"]:
+            reason = grading.last_error_line(result.get("error") or result.get("log") or "")
+            raise ClassroomError(f"{notebook_path(SOLUTIONS, stage)}: nbgrader generate_assignment failed: {reason}")
     return workspace / "notebooks"
 
 
@@ -467,113 +423,49 @@ def submit(workspace, student_id, stage, nb):
 
 # --- Grading -----------------------------------------------------------------------
 
-@dataclass
-class Outcome:
-    """What grading one submission gave."""
-
-    student: str
-    stage: str
-    graded: bool
-    reason: str = ""
-    seconds: float = 0.0
-    score: float = 0.0
-    max_score: float = 0.0
-    failed_cells: list = field(default_factory=list)
-    cells: dict = field(default_factory=dict)  # test cell -> (score, max_score), in notebook order
-    needs_manual_grade: bool = False
-    messages: dict = field(default_factory=dict)  # failed test cell -> the line its feedback shows
+def sandbox_or_warning(echo=print):
+    """True when learners' kernels can be sandboxed here; else warn (trusted code only) and return False."""
+    reason = sandbox.available()
+    if reason:
+        echo(f"warning: running without a sandbox: {reason}")
+    return reason is None
 
 
-def grade(workspace, submissions, cell_timeout=None, timeout=SUBMISSION_TIMEOUT, echo=print):
-    """Autograde each ``(student, stage)`` in its own nbgrader process, then generate feedback.
+def grade(workspace, submissions, cell_timeout=None, echo=print, executor=None):
+    """Grade each ``(student, stage)`` of `workspace` with the class grading driver (grading.py).
 
-    A submission that cannot be graded (a broken file, a crash, the time
-    limit) is reported with its reason; the others go on.  Feedback is
-    generated once per stage for every graded submission.
+    The sandbox is used where bubblewrap works, with a warning otherwise (the
+    demo and the self-check grade trusted notebooks).  Feedback is generated
+    for every graded submission.
 
     Returns
     -------
     outcomes : list of Outcome
     """
-    workspace = Path(workspace)
+    stages_of = {}
+    for student, stage in submissions:
+        stages_of.setdefault(stage, []).append(student)
+    overrides = {"Execute": {"timeout": cell_timeout}} if cell_timeout else None
+    use_sandbox = sandbox_or_warning(echo)
+    pool = executor or grading.make_executor(min(len(submissions), os.cpu_count() or 1))[0]
     outcomes = []
-    start = time.monotonic()
-    for done, (student, stage) in enumerate(submissions, 1):
-        run = nbgrader(["autograde", stage, f"--student={student}", "--force"], workspace,
-                       workspace / "logs" / student / f"autograde-{stage}.log", timeout=timeout,
-                       cell_timeout=cell_timeout)
-        submitted = notebook_path(workspace / "submitted" / student, stage)
-        outcome = Outcome(student, stage, run.ok, "" if run.ok else f"{submitted}: {run.reason()}", run.seconds)
-        outcomes.append(outcome)
-        elapsed = time.monotonic() - start
-        left = elapsed / done * (len(submissions) - done)
-        status = "graded" if outcome.graded else f"NOT GRADED: {outcome.reason}"
-        echo(f"[{done}/{len(submissions)}] {student} {stage}: {status} "
-             f"({run.seconds:.0f} s; elapsed {elapsed:.0f} s, about {left:.0f} s left)")
-    for stage in dict.fromkeys(o.stage for o in outcomes if o.graded):
-        run = nbgrader(["generate_feedback", stage, "--force"], workspace,
-                       workspace / "logs" / f"feedback-{stage}.log", timeout=timeout)
-        if not run.ok:
-            echo(f"feedback for {stage}: not generated for every student: {run.reason()} (log: {run.log})")
-    fill_scores(workspace, outcomes)
-    echo(grading_summary(outcomes))
+    try:
+        for stage, students in stages_of.items():
+            outcomes += grading.grade_class(workspace, stage, students, force=True, sandbox=use_sandbox,
+                                            executor=pool, overrides=overrides, progress=False,
+                                            echo=lambda line: None)
+    finally:
+        if executor is None:
+            pool.shutdown()
+    order = {key: i for i, key in enumerate(submissions)}
+    outcomes.sort(key=lambda o: order.get((o.student, o.stage), 0))
+    echo(grading.grading_summary(outcomes))
     return outcomes
 
 
-def grading_summary(outcomes):
-    """One line of counts, then one line per submission that could not be graded, with its reason."""
-    ungraded = [o for o in outcomes if not o.graded]
-    manual = [o for o in outcomes if o.graded and o.needs_manual_grade]
-    lines = [f"Summary: {len(outcomes) - len(ungraded)} graded, {len(ungraded)} failed to grade, "
-             f"{len(manual)} need manual review"]
-    lines += [f"  not graded: {o.student} {o.stage}: {o.reason}" for o in ungraded]
-    lines += [f"  manual review: {o.student} {o.stage}" for o in manual]
-    return "\n".join(lines)
-
-
-def fill_scores(workspace, outcomes):
-    """Read each graded outcome's score and failed cells from the workspace's gradebook."""
-    from nbgrader.api import Gradebook, MissingEntry
-
-    with Gradebook(f"sqlite:///{Path(workspace) / 'gradebook.db'}") as gb:
-        for outcome in outcomes:
-            if not outcome.graded:
-                continue
-            try:
-                submission = gb.find_submission(outcome.stage, outcome.student)
-            except MissingEntry:
-                outcome.graded, outcome.reason = False, "no submission in the gradebook"
-                continue
-            outcome.score, outcome.max_score = submission.score, submission.max_score
-            outcome.needs_manual_grade = bool(submission.needs_manual_grade)
-            for notebook in submission.notebooks:
-                order = {c.name: i for i, c in enumerate(notebook.notebook.grade_cells)}
-                for g in sorted(notebook.grades, key=lambda g: order.get(g.name, 0)):
-                    outcome.cells[g.name] = (g.score, g.max_score)
-                    if g.max_score and g.score < g.max_score:
-                        outcome.failed_cells.append(g.name)
-            outcome.messages = failure_messages(
-                notebook_path(Path(workspace) / "autograded" / outcome.student, outcome.stage))
-
-
-def failure_messages(path):
-    """The one-line error each failing grade cell of an autograded notebook shows in the feedback."""
-    from feedback_filter import learner_errors
-
-    if not path.is_file():
-        return {}
-    nb = read_notebook(path)
-    return {nb.cells[i].metadata["nbgrader"]["grade_id"]: line for i, line in learner_errors(nb).items()
-            if nb.cells[i].metadata.get("nbgrader", {}).get("grade")}
-
-
 def export_grades(workspace):
-    """``nbgrader export`` to grades.csv in `workspace`; returns its path."""
-    workspace = Path(workspace)
-    run = nbgrader(["export", "--to=grades.csv"], workspace, workspace / "logs" / "export.log")
-    if not run.ok:
-        raise ClassroomError(f"{workspace / 'gradebook.db'}: nbgrader export failed: {run.reason()}")
-    return workspace / "grades.csv"
+    """nbgrader's export to grades.csv in `workspace`; returns its path."""
+    return grading.export_grades(workspace)
 
 
 def grade_table(outcomes, profiles=None):
@@ -725,6 +617,27 @@ def self_check(stage, notebook=None, echo=print):
     return outcome.max_score > 0 and outcome.score >= outcome.max_score
 
 
+def grade_command(args):
+    """``python -m classroom grade``: a class, graded safely; exit 1 when a submission could not be graded."""
+    if not args.no_sandbox:
+        reason = sandbox.available()
+        if reason:
+            raise ClassroomError(f"cannot sandbox learners' code: {reason}; install the Debian package "
+                                 "'bubblewrap', or pass --no-sandbox to run it unprotected")
+    if not (args.course / "nbgrader_config.py").is_file():
+        raise ClassroomError(f"{args.course / 'nbgrader_config.py'}: not an nbgrader course folder")
+    try:
+        outcomes = grading.grade_class(args.course, args.stage, args.student, force=args.force,
+                                       sandbox=not args.no_sandbox, workers=args.workers, scheduler=args.scheduler)
+    except grading.GradingError as error:
+        raise ClassroomError(str(error)) from error
+    if not outcomes:
+        raise ClassroomError(f"{args.course / 'submitted'}: no submission of {args.stage}")
+    print(f"Grades (CSV): {export_grades(args.course)}")
+    print(f"Feedback:     {args.course / 'feedback'}/STUDENT/{args.stage}/")
+    return 0 if all(o.graded for o in outcomes) else 1
+
+
 def read_grades_csv(path):
     """The rows of nbgrader's grades.csv as dicts."""
     with open(path, newline="") as f:
@@ -739,6 +652,14 @@ def main(argv=None):
     p = sub.add_parser("report", help="write the class report of a graded workspace")
     p.add_argument("workspace", type=Path, nargs="?", default=Path("."), help="an nbgrader course folder")
     sub.add_parser("execute-solutions", help="re-run the solution notebooks, storing outputs")
+    p = sub.add_parser("grade", help="grade every submission of a stage: sandboxed, every core, feedback, grades.csv")
+    p.add_argument("stage", help="e.g. 02-propagate")
+    p.add_argument("--course", type=Path, default=REPO, help="the nbgrader course folder (default: this repository)")
+    p.add_argument("--student", action="append", help="only this student (repeatable)")
+    p.add_argument("--force", action="store_true", help="grade again what is already graded")
+    p.add_argument("--no-sandbox", action="store_true", help="run learners' code without bubblewrap (unsafe)")
+    p.add_argument("--workers", type=int, help="local worker processes (default: every core)")
+    p.add_argument("--scheduler", help="a Dask scheduler's address: grade on that cluster")
     p = sub.add_parser("check", help="grade your own notebook of a stage (exit 0 at full marks)")
     p.add_argument("stage", help="e.g. 02-propagate")
     p.add_argument("notebook", nargs="?", type=Path, help="default: notebooks/STAGE/STAGE.ipynb")
@@ -761,6 +682,8 @@ def main(argv=None):
             if not (args.workspace / "gradebook.db").is_file():
                 raise ClassroomError(f"{args.workspace / 'gradebook.db'}: no gradebook; grade the class first")
             print(f"Class report: {write_report(args.workspace)}")
+        elif args.command == "grade":
+            return grade_command(args)
         elif args.command == "check":
             return 0 if self_check(args.stage, args.notebook) else 1
         elif args.command == "validate":

@@ -62,6 +62,17 @@ def learner_errors(nb):
     return lines
 
 
+def failure_messages(path):
+    """The one-line error each failing grade cell of an autograded notebook shows: ``{grade_id: line}``."""
+    import nbformat
+
+    if not path.is_file():
+        return {}
+    nb = nbformat.read(str(path), as_version=4)
+    return {nb.cells[i].metadata["nbgrader"]["grade_id"]: line for i, line in learner_errors(nb).items()
+            if nb.cells[i].metadata.get("nbgrader", {}).get("grade")}
+
+
 class ShortenTracebacks(NbGraderPreprocessor):
     """Replace each error traceback by one line a learner can act on (see `learner_errors`).
 

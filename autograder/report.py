@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 import classroom  # noqa: E402
+from feedback_filter import failure_messages  # noqa: E402
 
 #: A student below this share of a stage's points is listed for attention.
 LOW_SCORE = 0.5
@@ -48,7 +49,7 @@ def collect(workspace):
                 ungraded.append((student, stage, "autograding failed: see logs/" + student))
                 continue
             scores[stage][student] = (submission.score, submission.max_score)
-            for cell, line in classroom.failure_messages(autograded).items():
+            for cell, line in failure_messages(autograded).items():
                 key = line.split(LIKELY, 1)[1] if LIKELY in line else line.split(" (case seed")[0]
                 mistakes[(stage, cell)][key] += 1
     return scores, mistakes, ungraded

@@ -62,13 +62,13 @@ def run(args, cwd, env, what, timeout=120):
     return output
 
 
-def instructor(args, workspace, what):
-    """An instructor command, in the grading workspace, with classroom's grading environment."""
-    log = workspace / "logs" / f"{len(list((workspace / 'logs').glob('*.log'))):02d}-{args[0]}.log"
-    outcome = classroom.nbgrader(args, workspace, log, timeout=120)
-    text = log.read_text(errors="replace")
-    assert outcome.ok, \
-        f"expected `nbgrader {' '.join(args)}` ({what}) to succeed, found: {outcome.reason()}\n{text}"
+def instructor(args, workspace, what, module="nbgrader"):
+    """An instructor command (``python -m nbgrader ...`` or ``python -m classroom ...``) in the workspace."""
+    process = subprocess.run([sys.executable, "-m", module, *args], cwd=workspace, env=classroom.grading_env(),
+                             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+    text = process.stdout + process.stderr
+    assert process.returncode == 0, \
+        f"expected `{module} {' '.join(args)}` ({what}) to succeed, found exit code {process.returncode}:\n{text}"
     return text
 
 
@@ -134,8 +134,8 @@ def classroom_run(tmp_path_factory):
 
     # Instructor: collect, grade, feedback.
     collected = instructor(["collect", STAGE], workspace, "collect the submissions")
-    instructor(["autograde", STAGE, "--force"], workspace, "autograde every submission")
-    instructor(["generate_feedback", STAGE, "--force"], workspace, "write the feedback")
+    graded = instructor(["grade", STAGE, "--course", str(workspace), "--force"], workspace,
+                        "grade every submission, sandboxed, with feedback", module="classroom")
     instructor(["release_feedback", STAGE], workspace, "put the feedback in the exchange")
 
     # Students: fetch their feedback.
@@ -143,7 +143,7 @@ def classroom_run(tmp_path_factory):
                                       student_env(homes[student]), f"{student} fetches feedback"))
 
     instructor(["export", "--to=grades.csv"], workspace, "export the gradebook")
-    return {"exchange": exchange, "workspace": workspace, "homes": homes, "collected": collected}
+    return {"exchange": exchange, "workspace": workspace, "homes": homes, "collected": collected, "graded": graded}
 
 
 def test_the_release_reached_the_exchange(classroom_run):

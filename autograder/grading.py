@@ -1,0 +1,499 @@
+"""Grade a class: every core (or a Dask cluster), sandboxed kernels, one writer of the gradebook.
+
+The driver (`grade_class`) works in an nbgrader course folder
+(``source/`` here called ``solutions/``, ``submitted/STUDENT/STAGE/``, the
+gradebook):
+
+1. For each submission it builds what nbgrader's ``autograde`` would run —
+   the notebook after nbgrader's own sanitizing preprocessors (outputs
+   cleared, hidden tests put back from the gradebook, kernelspec reset) and
+   the files of the submission's folder with the course's ``given.py`` —
+   and sends them, as plain data, to an executor: a local process pool
+   (``workers``, default: every core) or a Dask cluster (``scheduler``).
+2. A worker runs the notebook with `trusted.TrustedExecute` (sandboxed
+   kernel, hidden checks outside it) and sends back the executed notebook.
+   Each worker imports everything once and keeps the next sandboxed kernel
+   booting while the current one runs.
+3. As results come back, the driver runs nbgrader's real ``autograde`` for
+   that student in its own process, with `ReplayExecute` in place of
+   ``Execute`` (it hands over the worker's outputs), so nbgrader writes the
+   autograded notebook, the grades and late penalties, and then generates
+   the feedback.  Only the driver writes the gradebook.
+
+A submission is marked done (``autograded/STUDENT/STAGE/.graded``, holding the
+submitted notebook's hash) only after its feedback is written, so a driver
+killed at any point loses nothing on a rerun, which skips what is done.
+"""
+import concurrent.futures
+import contextlib
+import ctypes
+import hashlib
+import os
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets.config import Config
+
+REPO = Path(__file__).resolve().parent.parent
+DONE_MARK = ".graded"
+#: Seconds one submission may take in all (the cell limit is ``Execute.timeout``).
+SUBMISSION_TIMEOUT = 300
+#: Bytes of a submission's folder sent to a worker, at most.
+MAX_FOLDER_BYTES = 64 * 1024**2
+
+
+class GradingError(Exception):
+    """A problem with the course folder or the grading set-up, naming the file or setting."""
+
+
+@dataclass
+class Outcome:
+    """What grading one submission gave."""
+
+    student: str
+    stage: str
+    graded: bool
+    reason: str = ""
+    seconds: float = 0.0
+    score: float = 0.0
+    max_score: float = 0.0
+    failed_cells: list = field(default_factory=list)
+    cells: dict = field(default_factory=dict)  # test cell -> (score, max_score), in notebook order
+    needs_manual_grade: bool = False
+    manual_review: str = ""  # why a person should look (a renamed or mended notebook)
+    messages: dict = field(default_factory=dict)  # failed test cell -> the line its feedback shows
+    skipped: bool = False
+
+
+# --- The worker's side ------------------------------------------------------------------------
+
+_WARM = {}
+
+
+def _die_with_parent():
+    """Linux: this process is killed when the process that started it dies (no orphan keeps grading)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def worker_init():
+    """Import the grading machinery once per worker process."""
+    _die_with_parent()
+    import trusted  # noqa: F401  (numpy, nbclient, the checks' dependencies)
+
+
+def _warm_kernel(settings):
+    """A sandboxed kernel already booting (numpy and matplotlib imported), for the next submission."""
+    import sandbox
+    from jupyter_core.utils import run_sync
+
+    config = Config(settings["config"])
+    km = sandbox.SandboxedKernelManager(kernel_name="python3", config=config)
+    run_sync(km.start_kernel)(extra_arguments=[
+        "--HistoryManager.hist_file=:memory:",
+        "--IPKernelApp.exec_lines=['import numpy, matplotlib, matplotlib.pyplot']"])
+    return km
+
+
+def execute_submission(notebook_json, files, settings):
+    """Run one sanitized submission with `TrustedExecute`; return plain data.
+
+    Parameters
+    ----------
+    notebook_json : str
+        The notebook after nbgrader's sanitizing preprocessors.
+    files : dict of str to bytes
+        The other files of the submission's folder (the course's ``given.py`` among them).
+    settings : dict
+        ``config`` (traitlets settings as nested dicts), ``sandbox`` (bool).
+
+    Returns
+    -------
+    result : dict
+        ``notebook`` (JSON text) and ``seconds``, or ``error`` (one line).
+    """
+    import trusted
+    from jupyter_core.utils import run_sync
+
+    start = time.monotonic()
+    config = Config(settings["config"])
+    km = None
+    folder = Path(tempfile.mkdtemp(prefix="firstneuron-submission-"))
+    try:
+        nb = nbformat.reads(notebook_json, as_version=4)
+        for name, data in files.items():
+            target = (folder / name).resolve()
+            if not target.is_relative_to(folder):
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        if settings["sandbox"]:
+            km = _WARM.pop("km", None) or _warm_kernel(settings)
+            work = km.scratch / "work"
+            shutil.copytree(folder, work, dirs_exist_ok=True)
+            if km.uid is not None:
+                for path in [work, *work.rglob("*")]:
+                    os.chown(path, km.uid, km.uid, follow_symlinks=False)
+            _WARM["km"] = _warm_kernel(settings)  # boots while this one runs
+        executor = trusted.TrustedExecute(config=config, sandbox=settings["sandbox"])
+        executor.preprocess(nb, {"metadata": {"path": str(folder)}}, km=km)
+        return {"notebook": nbformat.writes(nb), "seconds": time.monotonic() - start}
+    except Exception as error:  # one broken submission never stops the others: report it as data
+        return {"error": f"{type(error).__name__}: {error}"[:500], "seconds": time.monotonic() - start}
+    finally:
+        if km is not None:
+            with contextlib.suppress(Exception):
+                run_sync(km.shutdown_kernel)(now=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# --- The driver's side ------------------------------------------------------------------------------
+
+class ReplayExecute(NbGraderPreprocessor):
+    """nbgrader's Execute step, for notebooks a worker already ran: hands over the worker's outputs.
+
+    The driver registers each result in `results` under (student, assignment,
+    notebook) before calling nbgrader's autograde for that student.
+    """
+
+    results = {}
+
+    def preprocess(self, nb, resources):
+        meta = resources["nbgrader"]
+        key = (meta["student"], meta["assignment"], meta["notebook"])
+        if key not in self.results:
+            raise GradingError(f"no executed notebook for {key}")
+        executed = self.results.pop(key)
+        if [c.source for c in executed.cells] != [c.source for c in nb.cells]:
+            raise GradingError(f"{'/'.join(key)}: the notebook changed while it was graded")
+        for cell, done in zip(nb.cells, executed.cells):
+            if cell.cell_type == "code":
+                cell.outputs = done.outputs
+                cell.execution_count = done.get("execution_count")
+        nb.metadata["language_info"] = executed.metadata.get("language_info", {"name": "python"})
+        return nb, resources
+
+
+def load_course_config(course, overrides=None):
+    """The course folder's nbgrader configuration (its ``nbgrader_config.py``), with `overrides`."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    bin_folder = str(Path(sys.executable).parent)  # nbgrader runs its environment's `alembic` by name
+    if bin_folder not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([bin_folder, os.environ.get("PATH", "")])
+    course = Path(course).resolve()
+    path = course / "nbgrader_config.py"
+    if not path.is_file():
+        raise GradingError(f"{path}: no nbgrader configuration in the course folder")
+    config = PyFileConfigLoader(path.name, path=str(course)).load_config()
+    config.CourseDirectory.root = str(course)
+    config.Sandbox.course_folder = str(course)
+    if overrides:
+        config.merge(Config(overrides))
+    return config
+
+
+def _plain(config):
+    """A traitlets Config as nested dicts of plain values (to send to workers)."""
+    wanted = {"Execute": ("timeout", "interrupt_on_timeout", "startup_timeout"), "TrustedExecute": None,
+              "Sandbox": None}
+    out = {}
+    for section, keys in wanted.items():
+        if section in config:
+            values = {k: v for k, v in config[section].items() if (keys is None or k in keys)
+                      and isinstance(v, (int, float, str, bool, list))}
+            if values:
+                out[section] = values
+    return out
+
+
+def submissions_of(course, stage, students=None):
+    """``[(student, folder)]`` for every ``submitted/STUDENT/STAGE/`` in `course` (or those of `students`)."""
+    root = Path(course) / "submitted"
+    found = sorted((p.parent.name, p) for p in root.glob(f"*/{stage}") if p.is_dir()) if root.is_dir() else []
+    if students:
+        wanted = set(students)
+        missing = wanted - {s for s, _ in found}
+        if missing:
+            raise GradingError(f"{root}: no submission of {stage} for {', '.join(sorted(missing))}")
+        found = [(s, p) for s, p in found if s in wanted]
+    return found
+
+
+def notebook_hash(folder):
+    """A hash of every notebook in a submission's folder (what decides whether it must be regraded)."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).glob("*.ipynb")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def mend_notebook_name(folder, stage, expected_name):
+    """Put a renamed notebook where nbgrader looks for it; returns a note for manual review, or ''."""
+    expected = Path(folder) / f"{expected_name}.ipynb"
+    if expected.is_file():
+        return ""
+    others = sorted(Path(folder).glob("*.ipynb"))
+    if len(others) != 1:
+        return ""
+    shutil.copyfile(others[0], expected)
+    return f"the notebook was named {others[0].name!r}; graded as {expected.name}"
+
+
+def _folder_files(course_dir, stage, student, folder):
+    """The files nbgrader's autograde puts beside the notebook: the student's, then the course's."""
+    from nbgrader import utils
+
+    files, total = {}, 0
+    source = Path(course_dir.format_path(course_dir.source_directory, ".", stage))
+    for base in (Path(folder), source):
+        for path in utils.find_all_files(str(base), course_dir.ignore + ["*.ipynb"]):
+            path = Path(path)
+            if path.is_symlink() or not path.is_file():
+                continue
+            total += path.stat().st_size
+            if total > MAX_FOLDER_BYTES:
+                break
+            files[str(path.relative_to(base))] = path.read_bytes()
+    return files
+
+
+def _sanitized(course_dir, config, stage, student, notebook_path):
+    """The notebook as nbgrader's autograde sanitizes it before running it (its own preprocessors)."""
+    from nbgrader.converters.autograde import Autograde
+
+    nb = nbformat.read(str(notebook_path), as_version=4)
+    resources = {"nbgrader": {"db_url": course_dir.db_url, "assignment": stage, "student": student,
+                              "notebook": notebook_path.stem}, "metadata": {"path": str(notebook_path.parent)}}
+    for cls in Autograde.class_traits()["sanitize_preprocessors"].default():
+        nb, resources = cls(config=config).preprocess(nb, resources)
+    return nb
+
+
+def make_executor(workers=None, scheduler=None):
+    """The executor: a Dask cluster's (`scheduler` address) or a local process pool of `workers`."""
+    if scheduler:
+        from distributed import Client
+
+        client = Client(scheduler)
+        return client.get_executor(), client
+    import multiprocessing
+
+    workers = workers or os.cpu_count() or 1
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers, initializer=worker_init,
+                                                  mp_context=multiprocessing.get_context("forkserver"))
+    return pool, None
+
+
+def grade_class(course, stage, students=None, force=False, sandbox=True, workers=None, scheduler=None,
+                executor=None, overrides=None, progress=True, echo=print):
+    """Grade every submission of `stage` in the nbgrader course folder `course`.
+
+    Parameters
+    ----------
+    course : path
+        The course folder (with ``nbgrader_config.py``, ``submitted/``, the gradebook).
+    stage : str
+        The assignment, e.g. ``"02-propagate"``.
+    students : list of str, optional
+        Only these students (default: everyone who submitted).
+    force : bool, default=False
+        Grade again what is already graded.
+    sandbox : bool, default=True
+        Run learners' kernels in bubblewrap (see sandbox.py).
+    workers : int, optional
+        Local worker processes (default: every core).
+    scheduler : str, optional
+        A Dask scheduler's address: run the work there instead.
+    executor : concurrent.futures.Executor, optional
+        Use this executor (tests, benchmarks).
+    overrides : dict, optional
+        nbgrader settings, e.g. ``{"Execute": {"timeout": 5}}``.
+
+    Returns
+    -------
+    outcomes : list of Outcome
+    """
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    course = Path(course).resolve()
+    config = load_course_config(course, overrides)
+    config.TrustedExecute.sandbox = sandbox
+    course_dir = CourseDirectory(config=config)
+    todo, outcomes = [], []
+    for student, folder in submissions_of(course, stage, students):
+        note = mend_notebook_name(folder, stage, stage)
+        mark = course / "autograded" / student / stage / DONE_MARK
+        digest = notebook_hash(folder)
+        if not force and mark.is_file() and mark.read_text().strip() == digest:
+            outcomes.append(Outcome(student, stage, True, skipped=True))
+            continue
+        todo.append((student, folder, digest, note))
+    if not todo:
+        _fill_scores(course, outcomes)
+        return outcomes
+    settings = {"config": _plain(config), "sandbox": sandbox}
+    own_executor = executor is None
+    client = None
+    if own_executor:
+        executor, client = make_executor(workers, scheduler)
+    from nbgrader.converters.autograde import Autograde
+
+    replay = Config(config)
+    steps = config.Autograde.get("autograde_preprocessors") or Autograde.class_traits()["autograde_preprocessors"].default()
+    replay.Autograde.autograde_preprocessors = [ReplayExecute, *steps[1:]]  # the first is Execute
+    api = NbGraderAPI(CourseDirectory(config=replay), config=replay)
+    bar = _progress(len(todo), progress)
+    futures = {}
+    try:
+        for student, folder, digest, note in todo:
+            path = Path(folder) / f"{stage}.ipynb"
+            try:
+                nb = _sanitized(course_dir, config, stage, student, path)
+                files = _folder_files(course_dir, stage, student, folder)
+            except Exception as error:  # a broken file: named, and the others go on
+                outcomes.append(Outcome(student, stage, False, f"{path}: {type(error).__name__}: {error}"[:500]))
+                bar.update(1)
+                continue
+            future = executor.submit(execute_submission, nbformat.writes(nb), files, settings)
+            futures[future] = (student, folder, digest, note)
+        for future in concurrent.futures.as_completed(futures):
+            student, folder, digest, note = futures[future]
+            outcome = _record(api, course, stage, student, folder, digest, note, future.result())
+            outcomes.append(outcome)
+            bar.update(1)
+            if not outcome.graded:
+                bar.write(f"not graded: {student} {stage}: {outcome.reason}")
+    finally:
+        bar.close()
+        if own_executor:
+            executor.shutdown(wait=True, cancel_futures=True)
+            if client is not None:
+                client.close()
+    _fill_scores(course, outcomes)
+    echo(grading_summary(outcomes))
+    return outcomes
+
+
+def _record(api, course, stage, student, folder, digest, note, result):
+    """nbgrader's autograde and feedback for one executed submission (in the driver: one writer)."""
+    seconds = result.get("seconds", 0.0)
+    path = Path(folder) / f"{stage}.ipynb"
+    if "error" in result:
+        return Outcome(student, stage, False, f"{path}: {result['error']}", seconds)
+    ReplayExecute.results[(student, stage, stage)] = nbformat.reads(result["notebook"], as_version=4)
+    try:
+        done = api.autograde(stage, student, force=True, create=True)
+        if not done.get("success"):
+            reason = last_error_line(done.get("error") or done.get("log") or "nbgrader autograde failed")
+            return Outcome(student, stage, False, f"{path}: {reason}", seconds)
+        feedback = api.generate_feedback(stage, student, force=True)
+        if not feedback.get("success"):
+            reason = last_error_line(feedback.get("error") or feedback.get("log") or "")
+            return Outcome(student, stage, False, f"{path}: feedback: {reason}", seconds)
+    finally:
+        ReplayExecute.results.pop((student, stage, stage), None)
+    mark = Path(course) / "autograded" / student / stage / DONE_MARK
+    temporary = mark.with_suffix(".tmp")
+    temporary.write_text(digest + "\n")
+    os.replace(temporary, mark)
+    return Outcome(student, stage, True, seconds=seconds, manual_review=note)
+
+
+def last_error_line(text):
+    """The line of a log that best says what went wrong (the last exception, else the last line)."""
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    exceptions = [line for line in lines if "Error" in line or "Exception" in line]
+    return (exceptions or lines or ["unknown error"])[-1][:300]
+
+
+class _NoBar:
+    def update(self, n):
+        pass
+
+    def write(self, line):
+        print(line, file=sys.stderr)
+
+    def close(self):
+        pass
+
+
+def _progress(total, enabled):
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="submission", dynamic_ncols=True, file=sys.stderr)
+
+
+def _fill_scores(course, outcomes):
+    """Read each graded outcome's scores, failed cells and feedback lines from the gradebook."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from feedback_filter import failure_messages
+
+    with Gradebook(f"sqlite:///{Path(course) / 'gradebook.db'}") as gb:
+        for outcome in outcomes:
+            if not outcome.graded:
+                continue
+            try:
+                submission = gb.find_submission(outcome.stage, outcome.student)
+            except MissingEntry:
+                outcome.graded, outcome.reason = False, "no submission in the gradebook"
+                continue
+            outcome.score, outcome.max_score = submission.score, submission.max_score
+            outcome.needs_manual_grade = bool(submission.needs_manual_grade)
+            for notebook in submission.notebooks:
+                order = {c.name: i for i, c in enumerate(notebook.notebook.grade_cells)}
+                for g in sorted(notebook.grades, key=lambda g: order.get(g.name, 0)):
+                    outcome.cells[g.name] = (g.score, g.max_score)
+                    if g.max_score and g.score < g.max_score:
+                        outcome.failed_cells.append(g.name)
+            autograded = Path(course) / "autograded" / outcome.student / outcome.stage / f"{outcome.stage}.ipynb"
+            outcome.messages = failure_messages(autograded)
+
+
+def grading_summary(outcomes):
+    """Counts, the submissions that could not be graded (with reasons) or need review, and timings."""
+    ungraded = [o for o in outcomes if not o.graded]
+    review = [o for o in outcomes if o.graded and (o.needs_manual_grade or o.manual_review)]
+    skipped = [o for o in outcomes if o.skipped]
+    lines = [f"Summary: {len(outcomes) - len(ungraded)} graded ({len(skipped)} already done), "
+             f"{len(ungraded)} failed to grade, {len(review)} need manual review"]
+    lines += [f"  not graded: {o.student} {o.stage}: {o.reason}" for o in ungraded]
+    lines += [f"  manual review: {o.student} {o.stage}: {o.manual_review or 'nbgrader asks for it'}" for o in review]
+    timed = sorted((o for o in outcomes if o.seconds and not o.skipped), key=lambda o: -o.seconds)
+    if len(timed) >= 2:
+        seconds = [o.seconds for o in timed]
+        q = statistics.quantiles(seconds, n=4, method="inclusive")
+        lines.append(f"  seconds per submission (in a worker): min {min(seconds):.1f}, median {q[1]:.1f}, "
+                     f"90th percentile {statistics.quantiles(seconds, n=10, method='inclusive')[-1]:.1f}, max {max(seconds):.1f}")
+        lines.append("  slowest: " + ", ".join(f"{o.student} {o.seconds:.1f} s" for o in timed[:3]))
+    return "\n".join(lines)
+
+
+def export_grades(course):
+    """nbgrader's export of the gradebook to ``grades.csv`` in `course`; returns its path."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.plugins import CsvExportPlugin
+
+    config = load_course_config(course)
+    path = Path(course) / "grades.csv"
+    config.CsvExportPlugin.to = str(path)
+    plugin = CsvExportPlugin(config=config)
+    from nbgrader.api import Gradebook
+
+    with Gradebook(CourseDirectory(config=config).db_url) as gb:
+        plugin.export(gb)
+    return path
+

@@ -1,0 +1,297 @@
+"""The narrow channel between the grader and a learner's kernel: plain data only.
+
+The autograder never runs its hidden checks in the learner's kernel.  It asks
+the kernel, over Jupyter messages, to *call* one of the learner's functions
+with arguments it sends, and reads back what the call gave: the return value,
+what was printed, which array arguments were changed in place, and the
+exception raised, if any.  Both sides encode values with `encode` and decode
+them with `decode`, which accept plain data only:
+
+- ``None``, ``bool``, ``int``, ``float``, ``complex``, ``str``;
+- numpy scalars and ndarrays of booleans or numbers (dtype and shape kept);
+- lists, tuples and dicts of these (dict keys: str, int, float or bool).
+
+Nothing else crosses: no pickle, no object with methods.  A value of any
+other type is sent as an *opaque* description (its type's name), which the
+grader can only describe, never use.
+
+This module is learner-facing (it runs in the learner's kernel) and holds no
+solution and no check: whatever a kernel answers is treated by the grader as
+untrusted data.  ``serve`` is the kernel's entry point; see
+``autograder/trusted.py`` for the grader's side.
+"""
+import base64
+import builtins
+import contextlib
+import io
+import json
+import math
+import re
+import sys
+import traceback
+
+import numpy as np
+
+#: The MIME type of the kernel's answers (published as display data).
+MIME = "application/vnd.firstneuron.bridge+json"
+#: Characters of printed output kept per call.
+MAX_PRINTED = 200_000
+#: How deeply lists, tuples and dicts may nest.
+MAX_DEPTH = 20
+#: Elements of one ndarray, at most.
+MAX_ELEMENTS = 50_000_000
+_DTYPE = re.compile(r"^[<>|=]?(b1|[iu][1248]|f[248]|c(8|16))$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,99}$")
+
+
+class BridgeError(ValueError):
+    """A message that is not plain data as this module defines it."""
+
+
+# --- Encoding: the same on both sides -------------------------------------------------------
+
+def encode(value, depth=0):
+    """`value` as JSON-ready plain data; other objects become ``{"opaque": type name}``.
+
+    Parameters
+    ----------
+    value : object
+    depth : int, default=0
+        Nesting level (for the depth limit).
+
+    Returns
+    -------
+    data : None, bool, int, float, str, list or dict
+    """
+    if depth > MAX_DEPTH:
+        return {"opaque": "deeply nested value"}
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if type(value) is int:
+        return value if abs(value) < 2**63 else {"opaque": "int"}
+    if type(value) is float:
+        return value if math.isfinite(value) else {"float": repr(value)}
+    if type(value) is complex:
+        return {"complex": [encode(value.real), encode(value.imag)]}
+    if isinstance(value, (np.ndarray, np.generic)) and type(value) in (np.ndarray,) + _SCALAR_TYPES:
+        array = np.asarray(value)
+        if not _DTYPE.match(array.dtype.str):
+            return {"opaque": f"array of dtype {array.dtype}"}
+        return {"ndarray": base64.b64encode(np.ascontiguousarray(array).tobytes()).decode("ascii"),
+                "dtype": array.dtype.str, "shape": list(array.shape), "scalar": isinstance(value, np.generic)}
+    if type(value) in (list, tuple):
+        return {type(value).__name__: [encode(item, depth + 1) for item in value]}
+    if type(value) is dict:
+        items = []
+        for key, item in value.items():
+            if type(key) not in (str, int, float, bool):
+                return {"opaque": "dict with keys that are not strings or numbers"}
+            items.append([encode(key), encode(item, depth + 1)])
+        return {"dict": items}
+    return {"opaque": _type_name(value)}
+
+
+_SCALAR_TYPES = tuple(np.dtype(code).type for code in ("?", "b", "h", "i", "l", "q", "B", "H", "I", "L", "Q",
+                                                        "e", "f", "d", "F", "D"))
+
+
+def _type_name(value):
+    name = getattr(type(value), "__name__", "object")
+    return name if isinstance(name, str) and _NAME.match(name) else "object"
+
+
+class Opaque:
+    """A value that is not plain data, known only by its type's name (see `opaque`)."""
+
+    def __repr__(self):
+        return f"<{type(self).__name__} from the learner's kernel>"
+
+
+def opaque(type_name):
+    """An `Opaque` whose class is named `type_name`, so that messages describe it as that type."""
+    name = type_name if isinstance(type_name, str) and _NAME.match(type_name) else "object"
+    return type(name.rsplit(".", 1)[-1], (Opaque,), {})()
+
+
+def decode(data, depth=0):
+    """The value `data` (made by `encode`) stands for; raises BridgeError for anything else.
+
+    Parameters
+    ----------
+    data : None, bool, int, float, str, list or dict
+        Parsed JSON.
+    depth : int, default=0
+
+    Returns
+    -------
+    value : plain data, or an `Opaque`
+    """
+    if depth > MAX_DEPTH + 1:
+        raise BridgeError("nested too deeply")
+    if data is None or type(data) in (bool, str, float):
+        return data
+    if type(data) is int:
+        return data
+    if type(data) is not dict or len(data) == 0:
+        raise BridgeError(f"not plain data: {type(data).__name__}")
+    if set(data) == {"list"} or set(data) == {"tuple"}:
+        (kind, items), = data.items()
+        if type(items) is not list:
+            raise BridgeError("a list that is not a list")
+        values = [decode(item, depth + 1) for item in items]
+        return values if kind == "list" else tuple(values)
+    if set(data) == {"dict"}:
+        result = {}
+        for pair in data["dict"]:
+            if type(pair) is not list or len(pair) != 2 or type(pair[0]) not in (str, int, float, bool):
+                raise BridgeError("a dict entry that is not a (plain key, value) pair")
+            result[pair[0]] = decode(pair[1], depth + 1)
+        return result
+    if set(data) == {"float"}:
+        if data["float"] not in ("nan", "inf", "-inf"):
+            raise BridgeError("a float that is not nan or ±inf")
+        return float(data["float"])
+    if set(data) == {"complex"}:
+        real, imag = (decode(part, depth + 1) for part in data["complex"])
+        if type(real) is not float or type(imag) is not float:
+            raise BridgeError("a complex number with parts that are not floats")
+        return complex(real, imag)
+    if set(data) == {"opaque"}:
+        return opaque(data["opaque"])
+    if set(data) == {"ndarray", "dtype", "shape", "scalar"}:
+        return _decode_array(data)
+    raise BridgeError(f"unknown plain-data form with keys {sorted(data)[:5]}")
+
+
+def _decode_array(data):
+    dtype, shape = data["dtype"], data["shape"]
+    if type(dtype) is not str or not _DTYPE.match(dtype):
+        raise BridgeError(f"an array of a dtype that is not boolean or numeric: {str(dtype)[:20]}")
+    if type(shape) is not list or len(shape) > 32 or not all(type(n) is int and 0 <= n for n in shape):
+        raise BridgeError("an array with a shape that is not a list of sizes")
+    dtype = np.dtype(dtype)
+    count = math.prod(shape)
+    if count > MAX_ELEMENTS:
+        raise BridgeError(f"an array of {count} elements (more than {MAX_ELEMENTS})")
+    raw = base64.b64decode(data["ndarray"], validate=True) if type(data["ndarray"]) is str else None
+    if raw is None or len(raw) != count * dtype.itemsize:
+        raise BridgeError("an array whose bytes do not match its shape and dtype")
+    array = np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+    if data["scalar"] is True:
+        if array.ndim != 0:
+            raise BridgeError("a scalar with a shape")
+        return array[()]
+    return array
+
+
+def dumps(value):
+    """`value` encoded as a JSON string."""
+    return json.dumps(encode(value))
+
+
+def loads(text):
+    """The value a JSON string made by `dumps` stands for (BridgeError if it is not plain data)."""
+    try:
+        return decode(json.loads(text))
+    except (json.JSONDecodeError, TypeError, RecursionError) as error:
+        raise BridgeError(f"not JSON plain data: {error}") from error
+
+
+# --- The kernel's side --------------------------------------------------------------------------
+
+class _Capped(io.StringIO):
+    """A StringIO that keeps the first MAX_PRINTED characters written to it."""
+
+    def write(self, text):
+        room = MAX_PRINTED - self.tell()
+        if room > 0:
+            super().write(str(text)[:room])
+        return len(text)
+
+
+def _frames(tb):
+    """(file, line, function, source line) of each frame of `tb` outside this module."""
+    frames = []
+    for frame in traceback.extract_tb(tb):
+        if frame.filename != __file__:
+            frames.append([str(frame.filename), int(frame.lineno or 0), str(frame.name), str(frame.line or "")])
+    return frames[-20:]
+
+
+def _error(error):
+    return {"type": type(error).__name__, "builtin": getattr(builtins, type(error).__name__, None) is type(error),
+            "message": str(error)[:2000], "frames": _frames(error.__traceback__)}
+
+
+def _call(namespace, request):
+    """Run one call request in `namespace` and return the answer (a dict of plain data)."""
+    function = namespace.get(request["name"])
+    args, kwargs = request["args"], request["kwargs"]
+    before = [np.array(a, copy=True) if isinstance(a, np.ndarray) else None for a in args]
+    substitutes = {name: _relay(name) for name in request.get("substitutes", [])}
+    globals_ = getattr(function, "__globals__", None)
+    saved = {name: globals_.get(name, _MISSING) for name in substitutes} if isinstance(globals_, dict) else {}
+    if saved:
+        globals_.update(substitutes)
+    out, err = _Capped(), _Capped()
+    answer = {}
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), np.errstate(all="ignore"):
+            answer["result"] = encode(function(*args, **kwargs))
+    except Exception as error:  # the learner's error, reported to the grader as data
+        answer["error"] = _error(error)
+    finally:
+        for name, value in saved.items():
+            if value is _MISSING:
+                globals_.pop(name, None)
+            else:
+                globals_[name] = value
+    answer["stdout"], answer["stderr"] = out.getvalue(), err.getvalue()
+    answer["changed"] = [[i, encode(a)] for i, (a, b) in enumerate(zip(args, before))
+                         if b is not None and not np.array_equal(a, b, equal_nan=True)]
+    return answer
+
+
+_MISSING = object()
+
+
+def _relay(name):
+    """A stand-in for `name` that asks the grader to compute it (over Jupyter's stdin channel)."""
+
+    def relay(*args):
+        reply = loads(builtins.input(json.dumps({"substitute": name, "args": encode(list(args))})))
+        if isinstance(reply, dict) and "error" in reply:
+            raise RuntimeError(f"the course's {name} could not run on these arguments: {reply['error']}")
+        return reply
+
+    relay.__name__ = name
+    return relay
+
+
+def serve(request_json, namespace=None):
+    """Answer one request of the grader, publishing the answer as display data of type `MIME`.
+
+    Requests are JSON: ``{"op": "describe", "name": ...}`` (is `name` defined, a function
+    (with its module) or a value?) or ``{"op": "call", "name": ..., "args": [...], "kwargs":
+    {...}, "substitutes": [...]}``.
+    """
+    from IPython.display import publish_display_data
+
+    namespace = sys.modules["__main__"].__dict__ if namespace is None else namespace
+    try:
+        request = json.loads(request_json)
+        op, name = request["op"], request["name"]
+        if op == "describe":
+            if name not in namespace:
+                answer = {"kind": "missing"}
+            elif callable(namespace[name]):
+                answer = {"kind": "function", "module": str(getattr(namespace[name], "__module__", None))}
+            else:
+                answer = {"kind": "value", "value": encode(namespace[name])}
+        else:
+            request["args"] = list(decode(request["args"]))
+            request["kwargs"] = decode(request["kwargs"])
+            answer = _call(namespace, request)
+    except Exception as error:  # a bad request or an unencodable answer: say so, as data
+        answer = {"bridge_error": _error(error)}
+    publish_display_data({MIME: answer})
