@@ -15,7 +15,6 @@ graded with the same driver as a class.
 import argparse
 import ast
 import contextlib
-import copy
 import csv
 import os
 import re
@@ -565,20 +564,6 @@ def find_learner_notebook(stage, path=None):
                          f"to check: make check STAGE={stage} NOTEBOOK=path/to/it.ipynb")
 
 
-def restore_nbgrader_metadata(nb, release_nb):
-    """Put back nbgrader's cell metadata that an editor dropped, matching cells by their id.
-
-    Returns the number of cells mended.
-    """
-    by_id = {c.get("id"): c.metadata["nbgrader"] for c in release_nb.cells if "nbgrader" in c.metadata}
-    mended = 0
-    for cell in nb.cells:
-        if "nbgrader" not in cell.metadata and cell.get("id") in by_id:
-            cell.metadata["nbgrader"] = copy.deepcopy(by_id[cell["id"]])
-            mended += 1
-    return mended
-
-
 def self_check(stage, notebook=None, echo=print):
     """Grade a learner's own notebook with the real autograder, hidden tests included.
 
@@ -595,14 +580,13 @@ def self_check(stage, notebook=None, echo=print):
     echo(f"Checking {path} ({stage}) with the autograder ...")
     nb = read_notebook(path)
     workspace = make_workspace(GRADING / "check" / stage)
-    release = generate_release(workspace, only=[stage])
-    mended = restore_nbgrader_metadata(nb, read_notebook(notebook_path(release, stage)))
-    if mended:
-        echo(f"(put back the grading information of {mended} cell(s) that your editor had dropped)")
+    generate_release(workspace, only=[stage])
     submit(workspace, "self", stage, nb)
     outcome = grade(workspace, [("self", stage)], echo=lambda line: None)[0]
     if not outcome.graded:
         raise ClassroomError(f"{path}: could not be graded: {outcome.reason}")
+    if outcome.manual_review:
+        echo(f"(mended before grading: {outcome.manual_review}; your editor had dropped them)")
     for cell, (score, maximum) in outcome.cells.items():
         message = outcome.messages.get(cell, "")
         if score >= maximum:

@@ -26,6 +26,7 @@ killed at any point loses nothing on a rerun, which skips what is done.
 """
 import concurrent.futures
 import contextlib
+import copy
 import ctypes
 import hashlib
 import os
@@ -44,6 +45,8 @@ from traitlets.config import Config
 
 REPO = Path(__file__).resolve().parent.parent
 DONE_MARK = ".graded"
+#: The driver's copies of the submissions being graded (mended, never the originals), in the course folder.
+STAGING = ".grading-staging"
 #: Seconds one submission may take in all (the cell limit is ``Execute.timeout``).
 SUBMISSION_TIMEOUT = 300
 #: Bytes of a submission's folder sent to a worker, at most.
@@ -125,6 +128,10 @@ def execute_submission(notebook_json, files, settings):
 
     start = time.monotonic()
     config = Config(settings["config"])
+    if settings.get("seed"):  # the hidden checks' seed, for reproducible grading (checks.new_seed)
+        os.environ["FIRSTNEURON_SEED"] = str(settings["seed"])
+    else:
+        os.environ.pop("FIRSTNEURON_SEED", None)
     km = None
     folder = Path(tempfile.mkdtemp(prefix="firstneuron-submission-"))
     try:
@@ -236,16 +243,76 @@ def notebook_hash(folder):
     return digest.hexdigest()
 
 
-def mend_notebook_name(folder, stage, expected_name):
-    """Put a renamed notebook where nbgrader looks for it; returns a note for manual review, or ''."""
-    expected = Path(folder) / f"{expected_name}.ipynb"
+def mend_cells(nb, release_nb):
+    """Put back what an editor or a learner lost, from the release notebook; returns what was mended.
+
+    Cells that lost their nbgrader metadata get it back (matched by cell id);
+    exercise and test cells missing altogether are put back, untouched, where
+    the release has them (nbgrader would stop with a KeyError).
+    """
+    by_id = {c.get("id"): c.metadata["nbgrader"] for c in release_nb.cells if "nbgrader" in c.metadata}
+    notes = []
+    restored = 0
+    for cell in nb.cells:
+        if "nbgrader" not in cell.metadata and cell.get("id") in by_id:
+            cell.metadata["nbgrader"] = copy.deepcopy(by_id[cell["id"]])
+            restored += 1
+    if restored:
+        notes.append(f"put back the grading information of {restored} cell(s)")
+    seen, copies = set(), 0
+    for cell in nb.cells:  # a pasted copy of a graded cell runs as an ordinary cell; the first one is graded
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in seen:
+            del cell.metadata["nbgrader"]
+            copies += 1
+        elif grade_id:
+            seen.add(grade_id)
+    if copies:
+        notes.append(f"{copies} duplicated graded cell(s) graded once")
+    present = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
+    missing = 0
+    position = 0
+    for cell in release_nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        found = [i for i, c in enumerate(nb.cells) if grade_id and c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
+        if found:
+            position = found[0] + 1
+        elif grade_id and grade_id not in present:
+            nb.cells.insert(position, copy.deepcopy(cell))
+            position += 1
+            missing += 1
+    if missing:
+        notes.append(f"{missing} missing exercise or test cell(s) put back from the release")
+    return "; ".join(notes)
+
+
+def stage_submission(course_dir, stage, student, folder, staging):
+    """Copy a submission to the driver's staging folder, mended; returns a note for manual review, or ''.
+
+    The submitted files are never changed: a renamed notebook is graded
+    under the name nbgrader expects, and cells lost by an editor are put back
+    (`mend_cells`), in the copy.  Raises for a notebook that cannot be read.
+    """
+    target = Path(staging) / student / stage
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(folder, target, ignore=lambda where, names: [n for n in names if (Path(where) / n).is_symlink()])
+    notes = []
+    expected = target / f"{stage}.ipynb"
+    if not expected.is_file():
+        others = sorted(target.glob("*.ipynb"))
+        if len(others) == 1:
+            others[0].rename(expected)
+            notes.append(f"the notebook was named {others[0].name!r}; graded as {expected.name}")
     if expected.is_file():
-        return ""
-    others = sorted(Path(folder).glob("*.ipynb"))
-    if len(others) != 1:
-        return ""
-    shutil.copyfile(others[0], expected)
-    return f"the notebook was named {others[0].name!r}; graded as {expected.name}"
+        nb = nbformat.read(str(expected), as_version=4)
+        release = Path(course_dir.format_path(course_dir.release_directory, ".", stage)) / f"{stage}.ipynb"
+        if release.is_file():
+            note = mend_cells(nb, nbformat.read(str(release), as_version=4))
+            if note:
+                nbformat.write(nb, str(expected))
+                notes.append(note)
+    return "; ".join(notes)
 
 
 def _folder_files(course_dir, stage, student, folder):
@@ -331,17 +398,16 @@ def grade_class(course, stage, students=None, force=False, sandbox=True, workers
     course_dir = CourseDirectory(config=config)
     todo, outcomes = [], []
     for student, folder in submissions_of(course, stage, students):
-        note = mend_notebook_name(folder, stage, stage)
         mark = course / "autograded" / student / stage / DONE_MARK
         digest = notebook_hash(folder)
         if not force and mark.is_file() and mark.read_text().strip() == digest:
             outcomes.append(Outcome(student, stage, True, skipped=True))
             continue
-        todo.append((student, folder, digest, note))
+        todo.append((student, folder, digest))
     if not todo:
         _fill_scores(course, outcomes)
         return outcomes
-    settings = {"config": _plain(config), "sandbox": sandbox}
+    settings = {"config": _plain(config), "sandbox": sandbox, "seed": os.environ.get("FIRSTNEURON_SEED")}
     own_executor = executor is None
     client = None
     if own_executor:
@@ -349,18 +415,23 @@ def grade_class(course, stage, students=None, force=False, sandbox=True, workers
     from nbgrader.converters.autograde import Autograde
 
     replay = Config(config)
+    replay.CourseDirectory.submitted_directory = str(Path(STAGING) / "submitted")
     steps = config.Autograde.get("autograde_preprocessors") or Autograde.class_traits()["autograde_preprocessors"].default()
     replay.Autograde.autograde_preprocessors = [ReplayExecute, *steps[1:]]  # the first is Execute
     api = NbGraderAPI(CourseDirectory(config=replay), config=replay)
     bar = _progress(len(todo), progress)
     futures = {}
     try:
-        for student, folder, digest, note in todo:
+        staging = course / STAGING / "submitted"
+        for student, folder, digest in todo:
             path = Path(folder) / f"{stage}.ipynb"
             try:
-                nb = _sanitized(course_dir, config, stage, student, path)
-                files = _folder_files(course_dir, stage, student, folder)
+                note = stage_submission(course_dir, stage, student, folder, staging)
+                staged = staging / student / stage
+                nb = _sanitized(course_dir, config, stage, student, staged / f"{stage}.ipynb")
+                files = _folder_files(course_dir, stage, student, staged)
             except Exception as error:  # a broken file: named, and the others go on
+                shutil.rmtree(staging / student / stage, ignore_errors=True)
                 outcomes.append(Outcome(student, stage, False, f"{path}: {type(error).__name__}: {error}"[:500]))
                 bar.update(1)
                 continue
@@ -369,12 +440,14 @@ def grade_class(course, stage, students=None, force=False, sandbox=True, workers
         for future in concurrent.futures.as_completed(futures):
             student, folder, digest, note = futures[future]
             outcome = _record(api, course, stage, student, folder, digest, note, future.result())
+            shutil.rmtree(staging / student / stage, ignore_errors=True)
             outcomes.append(outcome)
             bar.update(1)
             if not outcome.graded:
                 bar.write(f"not graded: {student} {stage}: {outcome.reason}")
     finally:
         bar.close()
+        _remove_empty_folders(course / STAGING)  # empty once every staged copy was graded
         if own_executor:
             executor.shutdown(wait=True, cancel_futures=True)
             if client is not None:
@@ -382,6 +455,13 @@ def grade_class(course, stage, students=None, force=False, sandbox=True, workers
     _fill_scores(course, outcomes)
     echo(grading_summary(outcomes))
     return outcomes
+
+
+def _remove_empty_folders(root):
+    """Remove `root` and the folders under it that hold no file (bottom up)."""
+    for folder, _, _ in sorted(os.walk(root), key=lambda entry: -len(entry[0])):
+        with contextlib.suppress(OSError):
+            Path(folder).rmdir()
 
 
 def _record(api, course, stage, student, folder, digest, note, result):

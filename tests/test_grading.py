@@ -129,10 +129,13 @@ def test_a_corrupt_notebook_is_reported_and_the_others_still_graded(graded):
     others = [o for key, o in outcomes.items() if key[0] != "corrupt"]
     assert all(o.graded for o in others), f"expected every other submission graded, found {[o for o in others if not o.graded]}"
     summary = lines[-1].splitlines()
-    expected = f"Summary: {len(others)} graded (0 already done), 1 failed to grade, 0 need manual review"
+    # The learner who deleted a test cell is graded with the cell put back, and flagged for a look.
+    expected = f"Summary: {len(others)} graded (0 already done), 1 failed to grade, 1 need manual review"
     assert summary[0] == expected, f"expected {expected!r}, found {summary[0]!r}"
     assert summary[1].startswith("  not graded: corrupt 01-sigmoid: "), \
         f"expected the corrupt notebook listed with its reason, found {summary[1:]}"
+    assert any(line.startswith("  manual review: deleter 01-sigmoid: 1 missing") for line in summary), \
+        f"expected the deleted test cell named for review, found {summary}"
     assert summary[-1].startswith("  slowest: endless "), f"expected the endless sigmoid slowest, found {summary[-1]!r}"
 
 
