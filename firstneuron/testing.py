@@ -11,7 +11,11 @@ import numpy as np
 
 
 def describe(value):
-    """Say in a few words what `value` is: ``"an array of shape (1, 3)"``, ``"a float"`` ..."""
+    """Say in a few words what `value` is: ``"an array of shape (1, 3)"``, ``"a float"`` ...
+
+    For assertion messages. To summarise a whole data set, see
+    `firstneuron.data.summarize`.
+    """
     if isinstance(value, np.ndarray):
         if value.ndim == 0:
             return f"a 0-d array of dtype {value.dtype}"

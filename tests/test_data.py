@@ -535,6 +535,12 @@ def test_main_in_process(capsys, tmp_path):
     assert err.startswith("error: unknown data set 'unknown'"), f"expected an error line, found {err!r}"
 
 
+def test_package_exports_the_public_names():
+    missing = [name for name in fd.__all__ if not hasattr(fd, name)]
+    assert not missing, f"expected every name of __all__ in firstneuron.data, missing {missing}"
+    assert fd.describe is fd.summarize, "expected describe to stay an alias of summarize"
+
+
 def test_import_prints_nothing(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO), MPLBACKEND="Agg")
     r = subprocess.run([sys.executable, "-c", "import firstneuron.data, firstneuron.plotting"],
