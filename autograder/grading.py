@@ -27,14 +27,13 @@ killed at any point loses nothing on a rerun, which skips what is done.
 import concurrent.futures
 import contextlib
 import copy
-import ctypes
 import hashlib
 import os
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,15 +80,24 @@ class Outcome:
 _WARM = {}
 
 
-def _die_with_parent():
-    """Linux: this process is killed when the process that started it dies (no orphan keeps grading)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+def _exit_with(driver):
+    """End this worker as soon as the process `driver` is gone (killed with -9: no orphan keeps grading)."""
+    def watch():
+        while True:
+            time.sleep(0.5)
+            try:
+                os.kill(driver, 0)
+            except ProcessLookupError:
+                os._exit(1)  # the sandbox guards see their parent die and take the kernels down
+            except PermissionError:
+                pass
+
+    threading.Thread(target=watch, daemon=True, name="driver-watch").start()
 
 
-def worker_init():
-    """Import the grading machinery once per worker process."""
-    _die_with_parent()
+def worker_init(driver):
+    """Import the grading machinery once per worker process, and end the worker with its driver."""
+    _exit_with(driver)
     import trusted  # noqa: F401  (numpy, nbclient, the checks' dependencies)
 
 
@@ -143,7 +151,9 @@ def execute_submission(notebook_json, files, settings):
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
         if settings["sandbox"]:
-            km = _WARM.pop("km", None) or _warm_kernel(settings)
+            km = _WARM.pop("km", None)
+            if km is None or not run_sync(km.is_alive)():
+                km = _warm_kernel(settings)
             work = km.scratch / "work"
             shutil.copytree(folder, work, dirs_exist_ok=True)
             if km.uid is not None:
@@ -355,7 +365,7 @@ def make_executor(workers=None, scheduler=None):
     import multiprocessing
 
     workers = workers or os.cpu_count() or 1
-    pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers, initializer=worker_init,
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers, initializer=worker_init, initargs=(os.getpid(),),
                                                   mp_context=multiprocessing.get_context("forkserver"))
     return pool, None
 

@@ -29,6 +29,8 @@ from traitlets import Bool, Integer, List, Unicode
 from traitlets.config import Configurable
 
 REPO = Path(__file__).resolve().parent.parent
+#: Takes the sandbox down with the grader (see guard.py).
+GUARD = Path(__file__).resolve().parent / "guard.py"
 #: Where the learner-facing package lives (the editable install points here).
 LEARNER_PACKAGE = REPO / "firstneuron"
 #: Folders a learner's kernel never sees, besides the course folder.
@@ -208,7 +210,8 @@ class SandboxedKernelManager(AsyncKernelManager):
                       "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
             user = ["setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups",
                     "--inh-caps=-all", "--bounding-set=-all", "--"]
-        return [*limits, "--", *bwrap, "--", *user, *command]
+        # The sandbox dies with the process that started it (a killed grader leaves no kernel behind).
+        return [sys.executable, "-S", str(GUARD), *limits, "--", *bwrap, "--", *user, *command]
 
     async def _async_cleanup_resources(self, restart=False):
         await super()._async_cleanup_resources(restart=restart)

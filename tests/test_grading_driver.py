@@ -1,0 +1,82 @@
+"""The class grading driver: the same grades on a Dask cluster, and nothing lost when it is killed."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import classroom
+import grading
+import sandbox
+from test_hostile import sandbox_processes
+
+STAGE = "01-sigmoid"
+#: student -> (catalogue variants, hands in the blank release, expected score)
+CLASS = {
+    "ada": ((), False, 5.0),
+    "ben": ((), True, 0.0),
+    "cy": (("sigmoid_sign_error",), False, 3.0),
+    "dee": (("forgot_to_standardize",), False, 3.0),
+    "eve": (("sigmoid_no_reciprocal",), False, 3.0),
+    "fay": ((), False, 5.0),
+}
+SANDBOX = sandbox.available() is None
+
+
+@pytest.fixture()
+def course(tmp_path, monkeypatch):
+    monkeypatch.setenv("FIRSTNEURON_SEED", "7")
+    workspace = classroom.make_workspace(tmp_path / "course")
+    release = classroom.generate_release(workspace, only=[STAGE])
+    for student, (variants, blank, _) in CLASS.items():
+        classroom.submit(workspace, student, STAGE, classroom.build_submission(STAGE, variants, blank, release))
+    return workspace
+
+
+def cells(outcomes):
+    return {o.student: o.cells for o in outcomes}
+
+
+def test_a_dask_cluster_gives_the_local_pool_s_grades(course):
+    distributed = pytest.importorskip("distributed")
+    local = grading.grade_class(course, STAGE, force=True, sandbox=SANDBOX, workers=2, progress=False,
+                                echo=lambda line: None)
+    assert {o.student: o.score for o in local} == {s: v[2] for s, v in CLASS.items()}, \
+        f"expected the class's scores from the local pool, found {[(o.student, o.score, o.reason) for o in local]}"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        on_dask = grading.grade_class(course, STAGE, force=True, sandbox=SANDBOX, executor=client.get_executor(),
+                                      progress=False, echo=lambda line: None)
+    assert cells(on_dask) == cells(local), \
+        f"expected the same score in every cell on Dask as on the local pool, found {cells(on_dask)} vs {cells(local)}"
+
+
+def test_a_killed_driver_loses_and_duplicates_nothing(course):
+    command = [sys.executable, "-m", "classroom", "grade", STAGE, "--course", str(course), "--workers", "2"]
+    if not SANDBOX:
+        command.append("--no-sandbox")
+    driver = subprocess.Popen(command, env=classroom.grading_env(), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    marks = course / "autograded"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(marks.glob(f"*/{STAGE}/{grading.DONE_MARK}"))) < 2:
+        time.sleep(0.2)
+    driver.send_signal(signal.SIGKILL)  # as the OOM killer or a closed laptop would
+    driver.wait()
+    done_before = len(list(marks.glob(f"*/{STAGE}/{grading.DONE_MARK}")))
+    assert 2 <= done_before < len(CLASS), f"expected the driver killed midway, found {done_before} done"
+    time.sleep(3)
+    assert sandbox_processes() == [], f"expected no kernel left by the killed driver, found {sandbox_processes()}"
+    rerun = subprocess.run(command, env=classroom.grading_env(), capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, f"expected the rerun to grade the rest, found {rerun.returncode}:\n{rerun.stderr[-2000:]}"
+    assert f"({done_before} already done)" in rerun.stdout, \
+        f"expected the rerun to skip the {done_before} graded submissions, found:\n{rerun.stdout}"
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        found = {s.student.id: s.score for s in gb.find_assignment(STAGE).submissions}
+    assert found == {s: v[2] for s, v in CLASS.items()}, f"expected each student graded once with their score, found {found}"
+    rows = classroom.read_grades_csv(course / "grades.csv")
+    assert sorted(r["student_id"] for r in rows) == sorted(CLASS), f"expected one row per student, found {rows}"
