@@ -17,7 +17,7 @@ AUTOGRADER = HERE / "autograder"
 if str(AUTOGRADER) not in sys.path:
     sys.path.insert(0, str(AUTOGRADER))
 
-from feedback_filter import LEARNER_FEEDBACK_PREPROCESSORS  # noqa: E402
+from feedback_filter import LEARNER_FEEDBACK_PREPROCESSORS, LearnerFeedbackExporter  # noqa: E402
 
 c = get_config()  # noqa: F821  (provided by traitlets when it loads this file)
 
@@ -43,5 +43,7 @@ c.Execute.timeout = int(os.environ.get("FIRSTNEURON_CELL_TIMEOUT", "20"))
 c.Execute.interrupt_on_timeout = True
 c.Execute.startup_timeout = 60
 
-# Feedback: hidden tests removed, tracebacks cut to the assertion message.
+# Feedback: hidden tests removed, tracebacks cut to the assertion message, learners'
+# HTML/JavaScript outputs made inert; the page renders formulas offline (MathML, no CDN).
 c.GenerateFeedback.preprocessors = LEARNER_FEEDBACK_PREPROCESSORS
+c.GenerateFeedback.exporter_class = LearnerFeedbackExporter

@@ -177,7 +177,7 @@ def draw_neuron(ax=None):
     box = dict(boxstyle="round,pad=0.35", facecolor="white", edgecolor="black")
     centre = (5.2, 2.0)
     ax.text(0.1, 4.4, "pixels of one image", ha="left", va="top", fontsize=8)
-    ax.text(3.2, 4.4, "one weight per pixel", ha="center", va="top", fontsize=8, color="tab:blue")
+    ax.text(3.3, 4.4, "one weight per pixel", ha="left", va="top", fontsize=8, color="tab:blue")
     for j, y in [("1", 3.5), ("2", 2.6), ("3", 1.7), ("{n_x}", 0.4)]:
         ax.text(0.6, y, f"$x_{j}$", ha="center", va="center", fontsize=10, bbox=box)
         ax.annotate("", xy=centre, xytext=(0.95, y),

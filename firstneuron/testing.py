@@ -82,10 +82,16 @@ class visible_tests:
         return False
 
     def _raised_in_cell(self, traceback):
-        """True when the innermost frame of `traceback` is in the test cell's own code."""
+        """True when the innermost frame of `traceback` is the test cell's own code.
+
+        That is the cell itself, or a comprehension or lambda written in it, but not
+        a function the learner defined (whose NameError is a bug to show).
+        """
         while traceback.tb_next is not None:
             traceback = traceback.tb_next
-        return traceback.tb_frame.f_code.co_filename == self.cell_code.co_filename
+        code = traceback.tb_frame.f_code
+        return code is self.cell_code or (
+            code.co_filename == self.cell_code.co_filename and code.co_name.startswith("<"))
 
 
 def describe(value):
