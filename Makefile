@@ -43,9 +43,14 @@ check: $(STAMP)
 	@test -n "$(STAGE)" || { echo "usage: make check STAGE=01-sigmoid [NOTEBOOK=path/to/notebook.ipynb]"; exit 2; }
 	$(PY) autograder/classroom.py check $(STAGE) $(NOTEBOOK)
 
-## lab: open the course (the release notebooks) in JupyterLab
+## lab: open the course (the release notebooks) in the learners' JupyterLab [LAB_ARGS="--port=8899 ..."]
+# learner-lab/ (on JUPYTER_CONFIG_PATH) turns off nbgrader's instructor extensions (formgrader,
+# course list, create assignment); learners keep the assignment list and Validate. Learners'
+# kernels never see autograder/ (no PYTHONPATH). As root (a container), Jupyter needs --allow-root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 lab: $(STAMP)
-	cd notebooks && env -u PYTHONPATH ../$(VENV)/bin/jupyter lab  # learners never see autograder/
+	cd notebooks && env -u PYTHONPATH JUPYTER_CONFIG_PATH=$(CURDIR)/learner-lab \
+		../$(VENV)/bin/jupyter lab $(ALLOW_ROOT) $(LAB_ARGS)
 
 ## release: regenerate notebooks/ from solutions/ with nbgrader generate_assignment
 release: $(STAMP)

@@ -16,7 +16,7 @@ AUTOGRADER = HERE / "autograder"
 if str(AUTOGRADER) not in sys.path:
     sys.path.insert(0, str(AUTOGRADER))
 
-from feedback_filter import LEARNER_FEEDBACK_PREPROCESSORS  # noqa: E402
+from feedback_filter import LEARNER_FEEDBACK_PREPROCESSORS, LearnerFeedbackExporter  # noqa: E402
 from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
     AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades)
@@ -54,5 +54,7 @@ c.Autograde.autograde_preprocessors = [
     SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
 ]
 
-# Feedback: hidden tests removed, tracebacks cut to the assertion message.
+# Feedback: hidden tests removed, tracebacks cut to the assertion message, learners'
+# HTML/JavaScript outputs made inert; the page renders formulas offline (MathML, no CDN).
 c.GenerateFeedback.preprocessors = LEARNER_FEEDBACK_PREPROCESSORS
+c.GenerateFeedback.exporter_class = LearnerFeedbackExporter

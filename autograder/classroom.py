@@ -41,6 +41,18 @@ VARIANTS_DIR = AUTOGRADER / "variants"
 DEMO_CELL_TIMEOUT = 5
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+# What ipykernel reports for the course's Python: stored in every notebook so that JupyterLab,
+# which writes the kernel's language_info into the notebook it opens, finds nothing to change
+# and does not show a freshly opened notebook as modified.
+LANGUAGE_INFO = {
+    "codemirror_mode": {"name": "ipython", "version": sys.version_info[0]},
+    "file_extension": ".py",
+    "mimetype": "text/x-python",
+    "name": "python",
+    "nbconvert_exporter": "python",
+    "pygments_lexer": f"ipython{sys.version_info[0]}",
+    "version": ".".join(map(str, sys.version_info[:3])),
+}
 
 
 #: The functions each stage grades, in order. A stage's ``given.py`` holds the
@@ -74,7 +86,7 @@ def notebook_path(folder, stage):
 # --- Notebook files ------------------------------------------------------------
 
 def normalize_notebook(nb):
-    """Clean in place: one generic kernel, no editor fields, stable cell ids, streams merged.
+    """Clean in place: one generic kernel and its language_info, no editor fields, stable cell ids, streams merged.
 
     Parameters
     ----------
@@ -86,7 +98,7 @@ def normalize_notebook(nb):
     """
     nb.metadata = nbformat.NotebookNode(
         kernelspec=dict(KERNELSPEC),
-        language_info={"name": "python"},
+        language_info=copy.deepcopy(LANGUAGE_INFO),
     )
     seen = set()
     for index, cell in enumerate(nb.cells):

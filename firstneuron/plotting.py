@@ -11,7 +11,7 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["plot_costs", "plot_function", "show_examples"]
+__all__ = ["draw_neuron", "plot_costs", "plot_function", "show_examples"]
 
 MAX_FIG_WIDTH = 8.0  # inches
 
@@ -154,4 +154,45 @@ def plot_costs(costs, learning_rate=None, ax=None, label=None):
         ax.set_title(f"learning rate = {learning_rate}")
     if label is not None:
         ax.legend()
+    return ax
+
+
+def draw_neuron(ax=None):
+    """Draw one neuron: pixels x_j, weights w_j, the sum z = w x + b, the sigmoid, the output a.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new small figure if None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 2.6))
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 4.5)
+    ax.set_axis_off()
+    box = dict(boxstyle="round,pad=0.35", facecolor="white", edgecolor="black")
+    centre = (5.2, 2.0)
+    ax.text(0.1, 4.4, "pixels of one image", ha="left", va="top", fontsize=8)
+    ax.text(3.3, 4.4, "one weight per pixel", ha="left", va="top", fontsize=8, color="tab:blue")
+    for j, y in [("1", 3.5), ("2", 2.6), ("3", 1.7), ("{n_x}", 0.4)]:
+        ax.text(0.6, y, f"$x_{j}$", ha="center", va="center", fontsize=10, bbox=box)
+        ax.annotate("", xy=centre, xytext=(0.95, y),
+                    arrowprops=dict(arrowstyle="->", color="grey", shrinkA=2, shrinkB=22))
+        ax.text(2.6, y + (centre[1] - y) * 0.42 + 0.1, f"$w_{j}$", fontsize=9, color="tab:blue",
+                ha="center")
+    ax.text(0.6, 1.05, r"$\vdots$", ha="center", va="center", fontsize=11)
+    ax.text(*centre, r"$\Sigma + b$", ha="center", va="center", fontsize=11,
+            bbox=dict(boxstyle="circle,pad=0.4", facecolor="#eef", edgecolor="black"))
+    ax.text(centre[0], 0.75, r"$z = w_1 x_1 + \cdots + w_{n_x} x_{n_x} + b$", ha="center",
+            va="center", fontsize=8)
+    ax.annotate("", xy=(7.3, 2.0), xytext=(5.9, 2.0), arrowprops=dict(arrowstyle="->"))
+    ax.text(6.6, 2.2, "$z$", ha="center", va="bottom", fontsize=10)
+    ax.text(7.7, 2.0, r"$\sigma$", ha="center", va="center", fontsize=12, bbox=box)
+    ax.annotate("", xy=(8.6, 2.0), xytext=(8.05, 2.0), arrowprops=dict(arrowstyle="->"))
+    ax.text(8.65, 2.0, r"$a = \sigma(z)$", ha="left", va="center", fontsize=10)
+    ax.text(8.65, 1.45, "P(face | image)", ha="left", va="center", fontsize=8)
     return ax

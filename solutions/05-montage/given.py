@@ -359,7 +359,7 @@ def _accuracy(Y_prediction, Y):
     return float(100 - np.mean(np.abs(Y_prediction - Y)) * 100)
 
 
-def model(X_train, Y_train, X_test, Y_test, num_iterations=2000, learning_rate=0.5,
+def model(X_train, Y_train, X_test, Y_test, num_iterations=2000, learning_rate=0.005,
           print_cost=False):
     """Build, train and evaluate one neuron (logistic regression).
 
@@ -376,7 +376,7 @@ def model(X_train, Y_train, X_test, Y_test, num_iterations=2000, learning_rate=0
     X_test : ndarray of shape (n_x, m_test)
     Y_test : ndarray of shape (1, m_test)
     num_iterations : int, default 2000
-    learning_rate : float, default 0.5
+    learning_rate : float, default 0.005
     print_cost : bool, default False
         Passed to :func:`optimize`.
 

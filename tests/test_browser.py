@@ -1,0 +1,244 @@
+"""The learner's path in a real browser: the learners' JupyterLab (`make lab`) and an offline feedback page.
+
+Drives Debian's chromium (``/usr/bin/chromium``) with Playwright; no browser is
+downloaded.  Screenshots go to ``$FIRSTNEURON_SHOTS`` (default
+``/tmp/firstneuron-shots``): each notebook's first screen, the wrong sigmoid's
+message and a feedback page opened with the network off.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import classroom
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(os.environ.get("FIRSTNEURON_SHOTS", "/tmp/firstneuron-shots"))
+TOKEN = "firstneuron-test"
+STAGES = classroom.stages()
+PASS_MARK = "✓ "
+WRONG_SIGMOID = "def sigmoid(z):\n    return np.exp(z) / (1 + np.exp(z))\n"
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+def require_chromium():
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"expected Debian's chromium at {CHROMIUM} on CI (.ci/run installs it), found none")
+        pytest.skip(f"no {CHROMIUM} on this machine (apt-get install chromium)")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def graded_cells(nb):
+    """grade_ids of the test cells of `nb`."""
+    return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
+            if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"].get("solution")]
+
+
+def figure_cells(stage):
+    """How many cells of the executed solution notebook show a figure."""
+    nb = nbformat.read(str(classroom.notebook_path(classroom.SOLUTIONS, stage)), as_version=4)
+    return sum(any("image/png" in o.get("data", {}) for o in c.get("outputs", [])) for c in nb.cells)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    require_chromium()
+    with playwright_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """`make lab` on a free local port, serving a scratch copy of notebooks/ with every answer filled in."""
+    require_chromium()
+    tmp = tmp_path_factory.mktemp("lab")
+    course = tmp / "course"
+    shutil.copytree(classroom.RELEASE, course)
+    for stage in STAGES:
+        nbformat.write(classroom.build_submission(stage), str(classroom.notebook_path(course, stage)))
+    # A fresh JupyterLab profile: no restored tabs; every cell in the page (no windowing), so
+    # the test sees every output.
+    settings = tmp / "settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)
+    (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(JUPYTERLAB_SETTINGS_DIR=str(tmp / "settings"), JUPYTERLAB_WORKSPACES_DIR=str(tmp / "workspaces"))
+    port = free_port()
+    args = (f"--no-browser --ServerApp.ip=127.0.0.1 --port={port} --IdentityProvider.token={TOKEN} "
+            f"--ServerApp.root_dir={course}")
+    log = (tmp / "lab.log").open("w")
+    server = subprocess.Popen(["make", "-s", "lab", f"LAB_ARGS={args}"], cwd=REPO, env=env, stdout=log,
+                              stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"expected `make lab` to serve on port {port}, found: {(tmp / 'lab.log').read_text()[-2000:]}")
+                time.sleep(0.5)
+        yield url, course
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)  # make and the Jupyter server it started, nothing else
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        log.close()
+
+
+def open_notebook(browser, url, stage, workspace):
+    """Open one notebook alone, in a JupyterLab workspace of its own (no tabs restored)."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{url}/lab/workspaces/{workspace}/tree/{stage}/{stage}.ipynb?reset&token={TOKEN}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", state="attached", timeout=60_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+    page.wait_for_timeout(1500)  # MathJax typesets after the cells appear
+    return page
+
+
+def run_all(page):
+    """Run All Cells from the menu, and wait until no cell is queued or running."""
+    prompts = "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(p => p.textContent)"
+    page.click(".lm-MenuBar-itemLabel:text-is('Run')")
+    page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
+    page.wait_for_function(f"() => ({prompts})().some(p => p.includes('*'))", timeout=30_000)
+    page.wait_for_function(f"() => !({prompts})().some(p => p.includes('*'))", timeout=120_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+    return page.evaluate(prompts)
+
+
+def outputs_of(page):
+    return page.locator(".jp-Notebook .jp-OutputArea-output").all_inner_texts()
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_learner_runs_the_stage_in_the_learners_lab(browser, lab, stage):
+    url, course = lab
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = open_notebook(browser, url, stage, workspace=f"run-{stage}")
+    try:
+        page.screenshot(path=str(SHOTS / f"{stage}.png"))
+        dirty = page.locator(".lm-TabBar-tab.jp-mod-dirty").all_inner_texts()
+        assert not dirty, f"expected the notebook unmodified after opening it, found modified tabs {dirty}"
+        menus = page.locator(".lm-MenuBar-itemLabel").all_inner_texts()
+        assert "Formgrader" not in " ".join(menus), f"expected no instructor menu, found {menus}"
+        side = " ".join(page.locator(".lm-TabBar-tab").evaluate_all(
+            "tabs => tabs.map(t => (t.getAttribute('title') || '') + ' ' + t.textContent)"))
+        assert "Create Assignment" not in side and "Formgrader" not in side, (
+            f"expected no nbgrader instructor panel, found the tabs {side!r}")
+
+        assert page.locator(".jp-Notebook mjx-container").count() > 0, "expected formulas typeset by MathJax"
+        errors = page.locator(".jp-Notebook mjx-merror").count()
+        assert errors == 0, f"expected no MathJax error, found {errors}"
+        prose = page.evaluate("""() => [...document.querySelectorAll('.jp-MarkdownCell .jp-RenderedMarkdown')]
+            .map(m => { const c = m.cloneNode(true);
+                        c.querySelectorAll('mjx-container, code, pre, script').forEach(e => e.remove());
+                        return c.textContent; }).join(' ')""")
+        assert "$" not in prose, f"expected every formula rendered, found a raw $ in {prose[prose.find('$') - 80:][:160]!r}"
+
+        prompts = run_all(page)
+        shown = outputs_of(page)
+        errors = page.locator(".jp-Notebook [data-mime-type='application/vnd.jupyter.error']").all_inner_texts()
+        assert not errors, f"expected Run All to run every cell without an error, found {errors[:2]}"
+        not_run = [i for i, p in enumerate(prompts) if not any(ch.isdigit() for ch in p)]
+        assert not not_run, f"expected every code cell run, found cells {not_run} not run (prompts {prompts})"
+        passes = [line for text in shown for line in text.splitlines() if line.startswith(PASS_MARK)]
+        nb = nbformat.read(str(classroom.notebook_path(course, stage)), as_version=4)
+        expected = graded_cells(nb)
+        assert len(passes) == len(expected), (
+            f"expected a pass line for each of the {len(expected)} test cells {expected}, found {passes}")
+        figures = page.locator(".jp-Notebook .jp-RenderedImage img").count()
+        assert figures >= figure_cells(stage), f"expected at least {figure_cells(stage)} figures, found {figures}"
+        page.screenshot(path=str(SHOTS / f"{stage}-after-run-all.png"))
+    finally:
+        page.close()
+
+
+def test_a_wrong_sigmoid_shows_its_message_without_a_traceback(browser, lab):
+    url, _ = lab
+    page = open_notebook(browser, url, "01-sigmoid", workspace="wrong-sigmoid")
+    try:
+        solution = page.locator(".jp-CodeCell", has_text="def sigmoid(z):").first
+        editor = solution.locator(".cm-content")
+        editor.click()
+        page.keyboard.press("Control+a")
+        page.keyboard.insert_text(WRONG_SIGMOID)
+        page.keyboard.press("Shift+Enter")  # run the answer cell; the test cell after it is selected
+        test_cell = page.locator(".jp-CodeCell", has_text='visible_tests("sigmoid")').first
+        test_cell.click()
+        page.keyboard.press("Escape")
+        page.keyboard.press("Shift+Enter")
+        message = test_cell.locator(".jp-OutputArea-output")
+        message.first.wait_for(timeout=30_000)
+        text = message.first.inner_text()
+        assert "sigmoid(np.array([[-800.0, 800.0]]))" in text and "nan" in text, (
+            f"expected the large-|z| test's message naming the nan, found {text!r}")
+        assert "Traceback" not in text and "File " not in text and "testing.py" not in text, (
+            f"expected the message without a traceback, found {text!r}")
+        assert len(text.strip().splitlines()) <= 2, f"expected a short message, found {text!r}"
+        test_cell.scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / "01-sigmoid-wrong-sigmoid.png"))
+    finally:
+        page.close()
+
+
+def test_a_feedback_page_renders_its_formulas_offline(browser, tmp_path):
+    """A self-check's feedback page, opened with the network off: MathML formulas, a wrapped diagnosis."""
+    stage = "02-propagate"
+    notebook = tmp_path / stage / f"{stage}.ipynb"
+    notebook.parent.mkdir()
+    nbformat.write(classroom.build_submission(stage, ["dw_forgot_1_over_m"]), str(notebook))
+    lines = []
+    classroom.self_check(stage, notebook, echo=lines.append)
+    page_path = Path(next(line.split("Feedback: ", 1)[1] for line in lines if line.startswith("Feedback: ")))
+    context = browser.new_context(offline=True, viewport={"width": 900, "height": 1200})
+    page = context.new_page()
+    try:
+        page.goto(page_path.as_uri())
+        page.wait_for_load_state("load")
+        formulas = page.locator("math").count()
+        assert formulas > 20, f"expected the formulas of the lesson as MathML, found {formulas}"
+        widths = page.locator("math").evaluate_all("ms => ms.map(m => m.getBoundingClientRect().width)")
+        assert min(widths) > 0, "expected every formula drawn with a width"
+        prose = page.evaluate("""() => [...document.querySelectorAll('.text_cell_render')]
+            .map(m => { const c = m.cloneNode(true); c.querySelectorAll('math, code, pre').forEach(e => e.remove());
+                        return c.textContent; }).join(' ')""")
+        assert "$" not in prose, f"expected no raw $ left, found {prose[prose.find('$') - 80:][:160]!r}"
+        index = page.locator("#toc li").all_inner_texts()
+        assert any(text.startswith("propagate_gradients:") for text in index), (
+            f"expected the index to name each exercise, found {index}")
+        diagnosis = page.locator("pre", has_text="Likely mistake").first
+        diagnosis.scroll_into_view_if_needed()
+        box = diagnosis.bounding_box()
+        overflow = diagnosis.evaluate("e => e.scrollWidth - e.clientWidth")
+        assert overflow <= 0 and box["x"] + box["width"] <= 900, (
+            f"expected the 'Likely mistake' line to wrap inside the page, found it {overflow}px too wide at {box}")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "feedback-offline.png"))
+        page.locator("text=Checking gradients numerically").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / "feedback-offline-formulas.png"))
+    finally:
+        context.close()

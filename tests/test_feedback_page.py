@@ -1,0 +1,126 @@
+"""Feedback pages: inert learner outputs, offline formulas, a named index; visible tests' messages."""
+import nbformat
+import pytest
+from bs4 import BeautifulSoup
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+import classroom
+import feedback_filter
+from firstneuron.testing import NotAttempted, VisibleTestFailure, assert_close, visible_tests
+
+HOSTILE = {
+    "text/html": "<script>window.pwned = 1</script><b onmouseover='x()'>hi</b>",
+    "application/javascript": "window.pwned = 1",
+    "image/svg+xml": "<svg onload='window.pwned = 1'></svg>",
+    "text/markdown": "<img src=x onerror='window.pwned = 1'>",
+}
+
+
+def learner_notebook(data):
+    cell = new_code_cell("display(...)", outputs=[new_output("display_data", data=dict(data))])
+    return new_notebook(cells=[cell])
+
+
+@pytest.mark.parametrize("mimetype", sorted(HOSTILE))
+def test_active_outputs_of_learner_cells_are_made_inert(mimetype):
+    nb, _ = feedback_filter.InertOutputs().preprocess(learner_notebook({mimetype: HOSTILE[mimetype]}), {})
+    data = nb.cells[0].outputs[0].data
+    assert set(data) == {"text/plain"}, f"expected only text/plain left of a {mimetype} output, found {sorted(data)}"
+
+
+def test_html_outputs_are_shown_escaped_in_the_page():
+    nb = learner_notebook({"text/html": HOSTILE["text/html"], "application/javascript": "window.pwned = 1"})
+    nb.metadata["kernelspec"] = dict(classroom.KERNELSPEC)
+    nb, _ = feedback_filter.InertOutputs().preprocess(nb, {})
+    page, _ = feedback_filter.LearnerFeedbackExporter(template_name="classic").from_notebook_node(nb)
+    soup = BeautifulSoup(page, "html.parser")
+    scripts = [s for s in soup.find_all("script") if "pwned" in (s.string or "")]
+    assert not scripts, f"expected no learner script in the page, found {scripts}"
+    assert not soup.find("b", attrs={"onmouseover": True}), "expected the learner's <b onmouseover> escaped"
+    assert "&lt;script&gt;window.pwned" in page, "expected the learner's HTML shown as escaped text"
+
+
+def test_plain_outputs_and_images_are_kept():
+    data = {"text/plain": "<Figure>", "image/png": "iVBORw0KGgo="}
+    nb, _ = feedback_filter.InertOutputs().preprocess(learner_notebook(data), {})
+    assert nb.cells[0].outputs[0].data == data, "expected text and PNG outputs unchanged"
+
+
+def test_formulas_become_mathml_and_code_keeps_its_dollars():
+    nb = new_notebook(cells=[new_markdown_cell("Inline $\\sigma(z) = \\frac{1}{1 + e^{-z}}$, `x = \"$5\"`,\n\n"
+                                               "$$J = -\\frac{1}{m}\\sum_i \\text{num\\_px}$$")],
+                      metadata={"kernelspec": dict(classroom.KERNELSPEC)})
+    page, _ = feedback_filter.LearnerFeedbackExporter(template_name="classic").from_notebook_node(nb)
+    soup = BeautifulSoup(page, "html.parser")
+    rendered = soup.select_one("div.text_cell_render")
+    maths = rendered.find_all("math")
+    assert [m.get("display") for m in maths] == ["inline", "block"], f"expected an inline and a block formula, found {maths}"
+    prose = "".join(t for t in rendered.find_all(string=True) if not t.find_parent(["math", "code"]))
+    assert "$" not in prose, f"expected no raw $ outside code, found {prose!r}"
+    assert rendered.find("code").get_text() == 'x = "$5"', "expected the $ inside code left alone"
+    assert "num_px" in maths[1].get_text(), f"expected \\text{{num\\_px}} shown as num_px, found {maths[1].get_text()!r}"
+    assert not [s for s in soup.find_all("script") if "mathjax" in (s.get("src") or "").lower()], (
+        "expected no MathJax script loaded from a CDN")
+
+
+def test_the_index_names_each_exercise():
+    cell = new_code_cell("'''sigmoid gives 1/2 at 0.'''\nassert True")
+    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "points": 2,
+                                 "grade_id": "sigmoid_tests", "schema_version": 3}
+    assert feedback_filter.exercise_titles(new_notebook(cells=[cell])) == {
+        "sigmoid_tests": "sigmoid: sigmoid gives 1/2 at 0."}
+    page = '<div id="toc"><ol><li><a href="#sigmoid_tests">Test cell</a> (Score: 0 / 2)</li></ol></div>'
+    toc = BeautifulSoup(feedback_filter.offline_page(page, {"sigmoid_tests": "sigmoid: it works"}), "html.parser")
+    assert toc.select_one("#toc a").get_text() == "sigmoid: it works", f"expected the exercise named, found {toc}"
+
+
+def test_an_ungraded_cell_after_an_unattempted_exercise_is_not_called_not_attempted():
+    release = nbformat.read(str(classroom.notebook_path(classroom.RELEASE, "01-sigmoid")), as_version=4)
+    for index, cell in enumerate(release.cells):
+        if cell.cell_type == "code":
+            cell.outputs = [new_output("error", ename="NotImplementedError", evalue="", traceback=[])]
+    lines = feedback_filter.learner_errors(release)
+    graded = {i for i, c in enumerate(release.cells) if c.metadata.get("nbgrader", {}).get("grade")}
+    first_exercise = min(i for i, c in enumerate(release.cells) if c.metadata.get("nbgrader", {}).get("solution"))
+    ungraded = {i for i in lines if i not in graded and i > first_exercise
+                and not release.cells[i].metadata.get("nbgrader", {}).get("solution")}
+    assert ungraded, "expected ungraded cells after the first exercise in stage 1"
+    for i in graded:
+        assert lines[i] == feedback_filter.NOT_ATTEMPTED, f"expected test cell {i} 'not attempted', found {lines[i]!r}"
+    for i in ungraded:
+        assert lines[i] == feedback_filter.NEEDS_AN_EXERCISE, f"expected cell {i} to say it needs an exercise, found {lines[i]!r}"
+
+
+def test_visible_tests_print_a_pass_line(capsys):
+    with visible_tests("sigmoid"):
+        assert_close("sigmoid(0)", 0.5, 0.5)
+    assert capsys.readouterr().out == "✓ sigmoid: the visible tests passed.\n"
+
+
+def test_a_failed_visible_test_shows_its_message_only():
+    with pytest.raises(VisibleTestFailure) as failure:
+        with visible_tests("sigmoid"):
+            assert_close("sigmoid(800)", float("nan"), 1.0)
+    shown = failure.value._render_traceback_()
+    assert len(shown) == 1 and "sigmoid(800): expected 1.0" in shown[0], f"expected one line with the message, found {shown}"
+
+
+def test_a_test_run_before_the_exercise_says_not_attempted():
+    def sigmoid(z):
+        raise NotImplementedError()
+
+    with pytest.raises(NotAttempted, match="sigmoid: not attempted yet"):
+        with visible_tests("sigmoid"):
+            sigmoid(0.0)
+    with pytest.raises(NotAttempted, match="m_train: not attempted yet"):
+        with visible_tests("m_train"):
+            print(m_train)  # noqa: F821 - the exercise's cell was never run
+
+
+def test_an_error_inside_the_learners_function_keeps_its_traceback():
+    def sigmoid(z):
+        return undefined_name  # noqa: F821 - a learner's typo
+
+    with pytest.raises(NameError):
+        with visible_tests("sigmoid"):
+            sigmoid(0.0)
