@@ -16,11 +16,13 @@ import argparse
 import ast
 import contextlib
 import csv
+import hashlib
 import os
 import re
 import shutil
 import sys
 import tempfile
+import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,8 +243,8 @@ def write_given():
 
 # --- nbgrader --------------------------------------------------------------------
 
-def make_workspace(path):
-    """A fresh grading workspace at `path`: a config that loads the course's, and solutions/."""
+def make_workspace(path, only=None):
+    """A fresh grading workspace at `path`: a config that loads the course's, and solutions/ (or `only` stages)."""
     path = Path(path)
     if path.exists():
         shutil.rmtree(path)
@@ -251,8 +253,9 @@ def make_workspace(path):
         "# Grading workspace: the course's configuration, rooted here.\n"
         "c = get_config()  # noqa: F821\n"
         f"load_subconfig({str(REPO / 'nbgrader_config.py')!r})  # noqa: F821\n")
-    shutil.copytree(SOLUTIONS, path / "solutions",
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    for stage in only or stages():
+        shutil.copytree(SOLUTIONS / stage, path / "solutions" / stage,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     return path
 
 
@@ -576,11 +579,56 @@ def find_learner_notebook(stage, path=None):
                          f"to check: make check STAGE={stage} NOTEBOOK=path/to/it.ipynb")
 
 
+#: Feedback pages of earlier self-checks kept per stage.
+CHECK_HISTORY = 5
+
+
+def source_hash(stage):
+    """A hash of what `stage`'s release is generated from (its source folder and the course's configuration)."""
+    digest = hashlib.sha256()
+    for path in [REPO / "nbgrader_config.py", *sorted((SOLUTIONS / stage).rglob("*"))]:
+        if path.is_file() and "__pycache__" not in path.parts and ".ipynb_checkpoints" not in path.parts:
+            digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def _locked(path):
+    """Hold an exclusive lock on `path` (where the platform has one) while the block runs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        try:
+            import fcntl
+        except ImportError:  # Windows: checks of one stage at the same time may rebuild the release twice
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def check_course(stage):
+    """A graded-ready course folder for `stage` (its release and gradebook), rebuilt only when its source changed."""
+    folder = GRADING / "check" / stage
+    course, stamp = folder / "course", folder / "course.sha256"
+    with _locked(folder / "course.lock"):
+        wanted = source_hash(stage)
+        if not (stamp.is_file() and stamp.read_text() == wanted and (course / "gradebook.db").is_file()):
+            make_workspace(course, only=[stage])
+            generate_release(course, only=[stage])
+            stamp.write_text(wanted)
+    return course
+
+
 def self_check(stage, notebook=None, echo=print):
     """Grade a learner's own notebook with the real autograder, hidden tests included.
 
-    The notebook is copied into a scratch workspace (``.grading/check/STAGE``),
-    never changed; the repository's files and any gradebook are not touched.
+    The notebook is copied into a private folder under ``.grading/check/STAGE``
+    (so that two checks at once do not collide), never changed; the
+    repository's files and any gradebook are not touched.  The feedback page is
+    kept with a time stamp in its name, with the last `CHECK_HISTORY` ones.
 
     Returns
     -------
@@ -591,12 +639,23 @@ def self_check(stage, notebook=None, echo=print):
     path = find_learner_notebook(stage, notebook)
     echo(f"Checking {path} ({stage}) with the autograder ...")
     nb = read_notebook(path)
-    workspace = make_workspace(GRADING / "check" / stage)
-    generate_release(workspace, only=[stage])
-    submit(workspace, "self", stage, nb)
-    outcome = grade(workspace, [("self", stage)], echo=lambda line: None)[0]
-    if not outcome.graded:
-        raise ClassroomError(f"{path}: could not be graded: {outcome.reason}")
+    course = check_course(stage)
+    use_sandbox = sandbox_or_warning(echo)
+    history = GRADING / "check" / stage / "feedback"
+    with tempfile.TemporaryDirectory(prefix="run-", dir=GRADING / "check" / stage) as tmp:
+        workspace = Path(tmp) / "course"
+        shutil.copytree(course, workspace)
+        submit(workspace, "self", stage, nb)
+        outcome = grading.grade_class(workspace, stage, ["self"], force=True, sandbox=use_sandbox,
+                                      executor=grading.InlineExecutor(), progress=False, warm=False,
+                                      echo=lambda line: None)[0]
+        if not outcome.graded:
+            raise ClassroomError(f"{path}: could not be graded: {outcome.reason}")
+        page = history / f"{stage}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.html"
+        history.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(notebook_path(workspace / "feedback" / "self", stage).with_suffix(".html"), page)
+    for old in sorted(history.glob(f"{stage}-*.html"))[:-CHECK_HISTORY]:
+        old.unlink(missing_ok=True)
     if outcome.manual_review:
         echo(f"(mended before grading: {outcome.manual_review}; your editor had dropped them)")
     for cell, (score, maximum) in outcome.cells.items():
@@ -609,7 +668,7 @@ def self_check(stage, notebook=None, echo=print):
             verdict = f"failed: {message}" if message else "failed"
         echo(f"  {cell:32} {score:g}/{maximum:g}  {verdict}")
     echo(f"Score: {outcome.score:g}/{outcome.max_score:g}")
-    echo(f"Feedback: {notebook_path(workspace / 'feedback' / 'self', stage).with_suffix('.html')}")
+    echo(f"Feedback: {page} (new; the last {CHECK_HISTORY} are kept in {history})")
     return outcome.max_score > 0 and outcome.score >= outcome.max_score
 
 

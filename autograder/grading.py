@@ -34,6 +34,7 @@ import statistics
 import sys
 import tempfile
 import threading
+import warnings
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +74,22 @@ class Outcome:
     manual_review: str = ""  # why a person should look (a renamed or mended notebook)
     messages: dict = field(default_factory=dict)  # failed test cell -> the line its feedback shows
     skipped: bool = False
+
+
+# nbgrader's own gradebook code trips this SQLAlchemy warning on every submission; it is noise here.
+warnings.filterwarnings("ignore", message=r"Object of type <Submitted\w+> not in session")
+
+
+class InlineExecutor(concurrent.futures.Executor):
+    """An executor that runs each task at once, in this process (one submission: no worker to start)."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as error:  # the future carries it, as a pool's would
+            future.set_exception(error)
+        return future
 
 
 # --- The worker's side ------------------------------------------------------------------------
@@ -159,7 +176,8 @@ def execute_submission(notebook_json, files, settings):
             if km.uid is not None:
                 for path in [work, *work.rglob("*")]:
                     os.chown(path, km.uid, km.uid, follow_symlinks=False)
-            _WARM["km"] = _warm_kernel(settings)  # boots while this one runs
+            if settings.get("warm", True):
+                _WARM["km"] = _warm_kernel(settings)  # boots while this one runs
         executor = trusted.TrustedExecute(config=config, sandbox=settings["sandbox"])
         executor.preprocess(nb, {"metadata": {"path": str(folder)}}, km=km)
         return {"notebook": nbformat.writes(nb), "seconds": time.monotonic() - start}
@@ -371,7 +389,7 @@ def make_executor(workers=None, scheduler=None):
 
 
 def grade_class(course, stage, students=None, force=False, sandbox=True, workers=None, scheduler=None,
-                executor=None, overrides=None, progress=True, echo=print):
+                executor=None, overrides=None, progress=True, warm=True, echo=print):
     """Grade every submission of `stage` in the nbgrader course folder `course`.
 
     Parameters
@@ -394,6 +412,10 @@ def grade_class(course, stage, students=None, force=False, sandbox=True, workers
         Use this executor (tests, benchmarks).
     overrides : dict, optional
         nbgrader settings, e.g. ``{"Execute": {"timeout": 5}}``.
+    progress : bool, default=True
+        Show a progress bar (tqdm) with an estimate of the time left.
+    warm : bool, default=True
+        Let each worker boot its next sandboxed kernel while it grades (off for a single submission).
 
     Returns
     -------
@@ -417,7 +439,7 @@ def grade_class(course, stage, students=None, force=False, sandbox=True, workers
     if not todo:
         _fill_scores(course, outcomes)
         return outcomes
-    settings = {"config": _plain(config), "sandbox": sandbox, "seed": os.environ.get("FIRSTNEURON_SEED")}
+    settings = {"config": _plain(config), "sandbox": sandbox, "seed": os.environ.get("FIRSTNEURON_SEED"), "warm": warm}
     own_executor = executor is None
     client = None
     if own_executor:

@@ -213,7 +213,7 @@ def test_a_feedback_page_renders_its_formulas_offline(browser, tmp_path):
     nbformat.write(classroom.build_submission(stage, ["dw_forgot_1_over_m"]), str(notebook))
     lines = []
     classroom.self_check(stage, notebook, echo=lines.append)
-    page_path = Path(next(line.split("Feedback: ", 1)[1] for line in lines if line.startswith("Feedback: ")))
+    page_path = Path(next(line.split("Feedback: ", 1)[1].split(" (new")[0] for line in lines if line.startswith("Feedback: ")))
     context = browser.new_context(offline=True, viewport={"width": 900, "height": 1200})
     page = context.new_page()
     try:
