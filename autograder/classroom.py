@@ -358,6 +358,7 @@ class Variant:
     kind: str = "mistake"
     diagnosis: str = ""
     description: str = ""
+    source: str = ""  # the kind of source the mistake or rewrite was taken from (no link to a person)
 
 
 def load_variants(folder=VARIANTS_DIR):
