@@ -155,10 +155,20 @@ CAUSES = [
           r"b must be a scalar",
           "b became an array: b is one number, so its update b = b - learning_rate * db must use db, "
           "which is one number too (not dw)."),
-    Cause("w_changed_shape",
+    Cause("w_wrong_shape",
           r"w must be a row vector",
-          "w no longer has the shape (1, n_x): update it with dw, which has w's shape, so that "
-          "w = w - learning_rate * dw keeps it."),
+          "w does not have the shape (1, n_x) that X of shape (n_x, m) requires: it is made by "
+          "initialize_with_zeros(n_x) with n_x = X.shape[0], and keeps its shape when it is updated with dw "
+          "(w = w - learning_rate * dw; dw has w's shape)."),
+    Cause("float_used_as_count",
+          r"TypeError: '(numpy\.)?float(64)?' object cannot be interpreted as an integer",
+          "a float was used where a whole number is needed (range(...), the shape of an array, an index): a "
+          "count such as n = np.ceil(...) needs int(...), and positional arguments passed in the wrong order "
+          "(learning_rate where num_iterations goes) give the same error."),
+    Cause("boolean_mask_shape",
+          r"IndexError: boolean index did not match",
+          "a boolean mask (such as A > 0.5) was used on an array of another shape: the mask and the array it "
+          "selects from must have the same shape, here (1, m)."),
     Cause("index_out_of_range",
           r"IndexError: .*out of bounds",
           "an index past the end of an array: check the range of the loop and which axis is indexed "
@@ -274,13 +284,18 @@ def check_dataset_sizes(m_train, m_test, num_px, train_x_orig, test_x_orig):
         fail("m_train, m_test", "m_train is the number of test images and m_test that of training images",
              seed, Mistake("sizes_swapped", "m_train and m_test are swapped: m_train counts the training "
                            "images, train_x_orig.shape[0].", None))
+    axis_mistake = Mistake("size_from_wrong_axis", "a size was read from the wrong entry of the shape: "
+                           "images have shape (m, num_px, num_px, channels), so m is shape[0] and num_px "
+                           "shape[1].", None)
     if m_train != train_x_orig.shape[0]:
         fail("m_train", "not the number of training images", seed,
+             axis_mistake if m_train in train_x_orig.shape[1:] else None,
              advice="It is the first entry of train_x_orig.shape.")
     if m_test != test_x_orig.shape[0]:
         fail("m_test", "not the number of test images", seed, advice="It is the first entry of test_x_orig.shape.")
     if num_px != train_x_orig.shape[1]:
         fail("num_px", "not the height (= width) of an image in pixels", seed,
+             axis_mistake if num_px in (train_x_orig.shape[0], train_x_orig.shape[3]) else None,
              advice="It is the second entry of train_x_orig.shape.")
 
 
@@ -293,7 +308,8 @@ FLATTEN_MISTAKES = [
             "the pixel values were not divided by 255, so they are not in [0, 1].",
             lambda images: images.reshape(images.shape[0], -1).T.astype(float)),
     Mistake("column_major_flatten",
-            "the images were flattened in Fortran (column-first) order; use numpy's default order.",
+            "the pixels of each image were read in reversed axis order (order=\"F\", or images.T.reshape(-1, m) "
+            "which is the same); reshape to (m, -1) in numpy's default order, then transpose with .T.",
             lambda images: images.reshape(images.shape[0], -1, order="F").T / 255.0),
     Mistake("divided_by_256",
             "the pixel values were divided by 256; the largest pixel value is 255.",
@@ -302,10 +318,6 @@ FLATTEN_MISTAKES = [
             "the pixel values were divided by the largest value in the data; divide by 255, the largest "
             "value a pixel can have, so that every data set is scaled the same way.",
             lambda images: images.reshape(images.shape[0], -1).T / float(images.max())),
-    Mistake("transposed_images_flattened",
-            "the images were transposed before the reshape (images.T.reshape(-1, m)): each column holds one "
-            "image, but with its pixels in the wrong order; reshape to (m, -1) first, then transpose.",
-            lambda images: images.T.reshape(-1, images.shape[0]) / 255.0),
     Mistake("integer_division",
             "`//` is integer division: pixel // 255 is 0 or 1; divide with `/`.",
             lambda images: (images.reshape(images.shape[0], -1).T // 255).astype(float)),
@@ -557,6 +569,9 @@ COST_MISTAKES = [
             lambda w, b, X, Y: X.shape[1] / X.shape[0] * reference.propagate(w, b, X, Y)[1]),
     Mistake("integer_division_1_over_m", "`1 // m` is integer division, 0 when m > 1: write 1 / m.",
             lambda w, b, X, Y: reference.propagate(w, b, X, Y)[1] if X.shape[1] == 1 else 0.0),
+    Mistake("cost_averaged_twice", "the cost is divided by m twice (np.mean already divides by m): use "
+            "either -np.mean(...) or -(1/m) np.sum(...).",
+            lambda w, b, X, Y: reference.propagate(w, b, X, Y)[1] / X.shape[1]),
 ]
 
 
@@ -1089,7 +1104,8 @@ def _montage_shape(k, h, w, channels=(), n=None, outer=1, inner=1):
 
 #: Shapes of the canvas that known mistakes give, for k images of h × w pixels (channels apart).
 MONTAGE_SHAPE_MISTAKES = [
-    Mistake("montage_floor_sqrt", "n is the floor of √k; it must be the ceiling, so that n² ≥ k images fit.",
+    Mistake("montage_floor_sqrt", "the grid is too small: n is √k rounded down (int(np.sqrt(k)) or a "
+            "rounding); it must be rounded up, n = ceil(√k), so that n² ≥ k images fit.",
             lambda k, h, w: _montage_shape(k, h, w, n=math.isqrt(k))),
     Mistake("montage_no_outer_border", "there is no border around the outside: every image has a 1-pixel "
             "border on all four sides, so the height is n h + n + 1.",
@@ -1133,6 +1149,10 @@ def _montage_layout(found, images):
             if values.size == 1 and values[0] == 0:
                 return Mistake("montage_background_zero", "the background is 0; it is 0.5 (mid-grey), so "
                                "borders stand out against both dark and light pixels.", None), ""
+            if values.size == 1:
+                return Mistake("montage_background_value", "the background (borders and empty places) has "
+                               "another value than 0.5, the mid-grey that stands out against both dark and light "
+                               "pixels.", None), ""
             return None, "the images are in their places, but the borders are not all 0.5"
         if empty and not all(close(e, np.full(e.shape, 0.5)) for e in empty):
             return Mistake("montage_empty_places_not_grey", "the places of the grid that hold no image must "
@@ -1168,11 +1188,11 @@ def check_montage(montage, seed=None):
     rng = np.random.default_rng(seed)
     name = "montage"
     check_origin(montage, name)
-    shapes = [(4, 2, 3), (9, 3, 2), (1, 2, 2), (5, 2, 3), (3, 3, 4), (2, 2, 3, 3), (7, 3, 2, 3)]
+    shapes_tried = [(4, 2, 3), (9, 3, 2), (1, 2, 2), (5, 2, 3), (3, 3, 4), (2, 2, 3, 3), (7, 3, 2, 3)]
     raised_on = []
     advice = ("With n = ceil(√k): n h + n + 1 rows, n w + n + 1 columns (and the colour axis of colour images), "
               "background 0.5, image i at rows 1 + r (h + 1) ... with r, c = divmod(i, n).")
-    for shape in shapes:
+    for shape in shapes_tried:
         images = rng.random(shape)
         k, h, w = shape[:3]
         case = f"{k} {'colour' if len(shape) == 4 else 'grey'} image(s) of {h}×{w} pixels"
@@ -1207,17 +1227,27 @@ def check_montage(montage, seed=None):
              advice=advice)
     if raised_on:
         shape, failure = raised_on[0]
-        squares_only = all(math.isqrt(s[0]) ** 2 != s[0] for s, _ in raised_on)
-        if squares_only and len(raised_on) < len(shapes):
-            # It works when k is a perfect square and fails for every other k: the grid is too small.
-            message = str(failure).split(" Likely mistake:")[0].split(" Run the function")[0]
-            raise CheckFailure(f"{message} It fails only when k is not a perfect square. Likely mistake: "
-                               f"{MONTAGE_SHAPE_MISTAKES[0].hint}", MONTAGE_SHAPE_MISTAKES[0].name,
-                               error=failure.error)
-        shapes = re.search(r"from shape \((\d+),\s*(\d+)[^)]*\) into shape \((\d+),\s*(\d+)", str(failure.error))
-        if shapes and shapes.group(1, 2) == shapes.group(4, 3) and shapes.group(1) != shapes.group(2):
-            # An image of h × w pixels put into a place of w × h: the place is transposed.
-            message = str(failure).split(" Likely mistake:")[0]
-            raise CheckFailure(f"{message} Likely mistake: {MONTAGE_SHAPE_MISTAKES[3].hint}",
-                               MONTAGE_SHAPE_MISTAKES[3].name, error=failure.error)
+        message = str(failure).split(" Likely mistake:")[0].split(" Run the function")[0]
+        shapes = re.search(r"from shape \(([\d,\s]*)\) into shape \(([\d,\s]*)\)", str(failure.error))
+        if shapes:
+            source, target = ([int(x) for x in group.split(",") if x.strip()] for group in shapes.groups())
+            if len(target) < len(source) and source[:len(target)] == target:
+                # An (h, w, 3) image put into an (h, w) place: the canvas has no colour axis.
+                mistake = Mistake("montage_dropped_channel", "the picture has no colour axis: for colour images "
+                                  "of shape (k, h, w, 3) it has shape (H, W, 3); add images.shape[3:] to the shape "
+                                  "of the canvas.", None)
+                raise CheckFailure(f"{message} Likely mistake: {mistake.hint}", mistake.name, error=failure.error)
+            if source[:2] == target[:2][::-1] and source[0] != source[1]:
+                # An image of h × w pixels put into a place of w × h: the place is transposed.
+                raise CheckFailure(f"{message} Likely mistake: {MONTAGE_SHAPE_MISTAKES[3].hint}",
+                                   MONTAGE_SHAPE_MISTAKES[3].name, error=failure.error)
+            non_squares = {s[0] for s in shapes_tried if math.isqrt(s[0]) ** 2 != s[0]}
+            failed_k = {s[0] for s, _ in raised_on}
+            smaller = len(target) == len(source) and target[:2] != source[:2] and all(
+                t <= u for t, u in zip(target[:2], source[:2]))
+            if smaller and failed_k <= non_squares and len(raised_on) < len(shapes_tried):
+                # A place cut short at the edge, only when k is not a perfect square: the grid is too small.
+                raise CheckFailure(f"{message} It fails only when k is not a perfect square. Likely mistake: "
+                                   f"{MONTAGE_SHAPE_MISTAKES[0].hint}", MONTAGE_SHAPE_MISTAKES[0].name,
+                                   error=failure.error)
         raise failure
