@@ -219,7 +219,7 @@ def explain(error, name, seed, case, args=()):
     kind = type(error).__name__
     text = f"{kind}: {error}"
     shapes = ", ".join(f"argument {i + 1} {describe(a)}" for i, a in enumerate(args) if isinstance(a, np.ndarray))
-    problem = f"raised {text.strip()} {case}".rstrip() + (f" (called with {shapes})" if shapes else "")
+    problem = f"raised {text.strip()} {case}".rstrip() + (f" (called with {shapes})" if shapes and not case else "")
     frames = [f for f in learner_frames(error) if not _NOT_LEARNER.search(str(f[0]))]
     if frames:
         _, lineno, function, line = frames[-1]
