@@ -55,15 +55,35 @@ def close(found, expected, rtol=RTOL, atol=ATOL):
 
 
 def diagnose(found, mistakes, *args):
-    """The first of `mistakes` whose result on `args` matches `found`, or None."""
+    """The one of `mistakes` whose result on `args` matches `found`, or None.
+
+    When two mistakes fit, none is named: a wrong name costs more trust than no name.
+    """
+    matches = []
     with np.errstate(all="ignore"):
         for mistake in mistakes:
             try:
                 if close(found, mistake.result(*args)):
-                    return mistake
+                    matches.append(mistake)
             except (ArithmeticError, ValueError, TypeError):
                 continue
-    return None
+    return matches[0] if len(matches) == 1 else None
+
+
+def diagnose_all(founds, mistakes, cases):
+    """The one of `mistakes` that matches every result in `founds` on its case of `cases`, or None.
+
+    Evidence from every case: a fingerprint that fits one small case by chance is not named.
+    """
+    fits = []
+    with np.errstate(all="ignore"):
+        for mistake in mistakes:
+            try:
+                if all(close(found, mistake.result(*args)) for found, args in zip(founds, cases)):
+                    fits.append(mistake)
+            except (ArithmeticError, ValueError, TypeError):
+                continue
+    return fits[0] if len(fits) == 1 else None
 
 
 class CheckFailure(AssertionError):
@@ -161,7 +181,8 @@ CAUSES = [
           "initialize_with_zeros(n_x) with n_x = X.shape[0], and keeps its shape when it is updated with dw "
           "(w = w - learning_rate * dw; dw has w's shape)."),
     Cause("float_used_as_count",
-          r"TypeError: '(numpy\.)?float(64)?' object cannot be interpreted as an integer",
+          r"TypeError: '(numpy\.)?float(64)?' object cannot be interpreted as an integer"
+          r"|num_iterations must be a positive integer, got -?\d*\.\d+",
           "a float was used where a whole number is needed (range(...), the shape of an array, an index): a "
           "count such as n = np.ceil(...) needs int(...), and positional arguments passed in the wrong order "
           "(learning_rate where num_iterations goes) give the same error."),
@@ -220,11 +241,15 @@ def explain(error, name, seed, case, args=()):
     text = f"{kind}: {error}"
     shapes = ", ".join(f"argument {i + 1} {describe(a)}" for i, a in enumerate(args) if isinstance(a, np.ndarray))
     problem = f"raised {text.strip()} {case}".rstrip() + (f" (called with {shapes})" if shapes and not case else "")
-    frames = [f for f in learner_frames(error) if not _NOT_LEARNER.search(str(f[0]))]
+    every = learner_frames(error)
+    frames = [f for f in every if not _NOT_LEARNER.search(str(f[0]))]
     if frames:
         _, lineno, function, line = frames[-1]
         where = f"line {lineno} of {function}"
-        problem += f"; it failed at {where}" + (f": `{line.strip()}`" if line and line.strip() else "")
+        deepest = every[-1] if every else None
+        if deepest is not None and re.search(r"(^|[\\/])given\.py$", str(deepest[0])):
+            where = f"inside the course's {deepest[2]} (given.py), called from {where}"
+        problem += f"; it failed {'at ' if where.startswith('line') else ''}{where}" + (f": `{line.strip()}`" if line and line.strip() else "")
     cause = None
     for candidate in CAUSES:
         match = re.search(candidate.pattern, text)
@@ -967,17 +992,19 @@ def check_predict(predict, seed=None):
     w, b, X, _ = logistic_problem(rng, 3, 6)
     X[:, 2] = 0.0  # a probability of exactly 0.5 with b = 0
     cases.append((w, 0.0, X, "a probability of exactly 0.5"))
-    for w, b, X, case in cases:
+    founds = [call_without_mutation(predict, name, seed, w, b, X,
+                                    case=f"for w of shape {w.shape}, X of shape {X.shape} ({case})")
+              for w, b, X, case in cases]
+    for (w, b, X, case), found in zip(cases, founds):
         m = X.shape[1]
-        found = call_without_mutation(predict, name, seed, w, b, X,
-                                      case=f"for w of shape {w.shape}, X of shape {X.shape} ({case})")
         require(name, seed, assert_array, f"the prediction for {case}", found)
         if found.shape == (m,) and m > 1 or found.shape == (m, 1) and m > 1:
             fail(name, f"the prediction for {case} has shape {found.shape}", seed,
                  Mistake("predict_wrong_shape", "the prediction is a row of shape (1, m), like Y.", None))
         require(name, seed, assert_array, f"the prediction for {case}", found, shape=(1, m), dtype_kind="fiub")
         if not close(found, reference.predict(w, b, X), rtol=0, atol=0):
-            fail(name, f"wrong predictions for {case}", seed, diagnose(found, PREDICT_MISTAKES, w, b, X),
+            fail(name, f"wrong predictions for {case}", seed,
+                 diagnose_all(founds, PREDICT_MISTAKES, [(w_, b_, X_) for w_, b_, X_, _ in cases]),
                  advice="Y_prediction is 1 where σ(w X + b) > 0.5 and 0 elsewhere.")
 
 
@@ -1024,23 +1051,38 @@ def check_model(model, seed=None):
         return calls[key]
 
     def probes():
-        run()
-        run(num_iterations=num_iterations + 250)
-        run(learning_rate=learning_rate * 4)
-        run(print_cost=True)
+        try:
+            run()
+            run(num_iterations=num_iterations + 250)
+            run(learning_rate=learning_rate * 4)
+            run(print_cost=True)
+        except CheckFailure as failure:
+            return failure
+        return None
 
     # -- the learner's predict is replaced by the reference's while model runs --
     namespace = getattr(model, "__globals__", {})
     saved = namespace.get("predict")
     namespace["predict"] = reference.predict
     try:
-        probes()
+        raised = probes()
     finally:
         if saved is None:
             namespace.pop("predict", None)
         else:
             namespace["predict"] = saved
     # -- end of the replacement --
+
+    if raised is not None:
+        sets = {f"(1,{m_train}) (1,{m_test})", f"(1,{m_test}) (1,{m_train})"}
+        found = re.search(r"broadcast together with shapes (\S+) (\S+)", str(raised.error))
+        if found and f"{found.group(1)} {found.group(2)}" in sets:
+            # The predictions of one set compared with the labels of the other: they were swapped.
+            message = str(raised).split(" Likely mistake:")[0]
+            raise CheckFailure(f"{message} Likely mistake: Y_prediction_train and Y_prediction_test are swapped: "
+                               "predict X_train for Y_prediction_train and X_test for Y_prediction_test.",
+                               "model_predictions_swapped", error=raised.error)
+        raise raised
 
     d, printed = run()
     if not isinstance(d, dict):
