@@ -941,8 +941,8 @@ def check_optimize(optimize, seed=None):
     if lines is None or [i for i, _ in lines] != [0, 100, 200]:
         fail(name, expected_format, seed)
     if not all(_agrees_to_printed_digits(value, cost) for (_, value), cost in zip(lines, costs)):
-        fail(name, "with print_cost=True the printed numbers are not the recorded costs "
-             "(to the digits printed)", seed)
+        fail(name, "with print_cost=True the printed numbers are not the recorded costs to the digits printed, "
+             "with at least 2 decimals (\"%f\", {cost}, {cost:.4f} ... are fine)", seed)
     if not costs[-1] < costs[0]:
         fail(name, "the cost does not go down at a small learning rate (0.01)", seed)
 
