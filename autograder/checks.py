@@ -577,7 +577,7 @@ COST_MISTAKES = [
     Mistake("forgot_b_in_z", "b is left out of Z: Z = w X + b.",
             lambda w, b, X, Y: reference.propagate(w, 0.0, X, Y)[1]),
     Mistake("cost_terms_swapped", "the two terms are swapped: J = -(1/m) Σ [Y log A + (1 - Y) log(1 - A)], "
-            "Y goes with log A.",
+            "Y goes with log A (A = σ(-Z) instead of σ(Z) gives the same cost).",
             lambda w, b, X, Y: reference.propagate(w, b, X, 1 - Y)[1]),
     Mistake("cost_a_transposed", "A (or log A) was transposed before the elementwise product: Y * log(A.T) "
             "multiplies a (1, m) row by an (m, 1) column, which broadcasts to an (m, m) matrix; keep both "
@@ -792,6 +792,9 @@ def _optimize_mistakes(num_iterations, learning_rate):
                 lambda *p: _optimize_like(*p, n, lr, w_with_db=True)),
         Mistake("costs_every_iteration", "the cost is recorded in every iteration; record it every 100 "
                 "iterations (i % 100 == 0).", lambda *p: _optimize_like(*p, n, lr, every=1)),
+        *[Mistake("costs_wrong_interval", f"the cost is recorded every {every} iterations; record it every 100 "
+                  "iterations (i % 100 == 0).", lambda *p, every=every: _optimize_like(*p, n, lr, every=every))
+          for every in (10, 50, 1000)],
         Mistake("b_moves_up_the_gradient", "b moves up its gradient: b := b - α db (minus), like w.",
                 lambda *p: _optimize_like(*p, n, lr, b_sign=1.0)),
         Mistake("b_not_updated", "b is never updated: every iteration also does b = b - learning_rate * db.",
@@ -1160,6 +1163,8 @@ MONTAGE_SHAPE_MISTAKES = [
             lambda k, h, w: _montage_shape(k, w, h)),
     Mistake("montage_one_row", "the images are in one row; they go on a square grid of n = ceil(√k) rows "
             "and n columns.", lambda k, h, w: (h + 2, k * w + k + 1)),
+    Mistake("montage_grid_too_large", "the grid is larger than needed: n = ceil(√k), the smallest n with "
+            "n² ≥ k (not one more).", lambda k, h, w: _montage_shape(k, h, w, n=math.isqrt(k - 1) + 2)),
 ]
 
 
@@ -1209,10 +1214,16 @@ def _montage_layout(found, images):
         return Mistake("montage_offset_off_by_one", "every image starts one pixel too early (at r (h + 1) "
                        "instead of 1 + r (h + 1)): the top and left borders are missing, the bottom and right "
                        "ones doubled.", None), ""
+    missing = [i for i, ok in enumerate(at_place) if not ok]
+    grey = [close(_place(found, *places[i], h, w), np.full(images[i].shape, 0.5)) for i in missing]
+    if len(missing) < k and all(grey):
+        return Mistake("montage_images_missing", "some images are missing (their places are left grey) while the "
+                       "others are in their places: every one of the k images is copied, for i in range(k).",
+                       None), ""
     scaled = [_place(found, r, c, h, w) for r, c in places]
     ratios = [np.ptp(s) / np.ptp(im) for s, im in zip(scaled, images) if np.ptp(im) > 0]
-    if ratios and all(close(s * 0 + (s - s.min()), (im - im.min()) * ratio)
-                      for s, im, ratio in zip(scaled, images, ratios)) and not close(ratios, np.ones(len(ratios))):
+    if not any(at_place) and ratios and all(r > 0 for r in ratios) and all(
+            close(s - s.min(), (im - im.min()) * ratio) for s, im, ratio in zip(scaled, images, ratios)):
         return Mistake("montage_rescaled", "the pixel values were changed (rescaled or normalized): copy the "
                        "images into the picture as they are.", None), ""
     missing = [i for i, ok in enumerate(at_place) if not ok]
