@@ -98,6 +98,12 @@ class CheckFailure(AssertionError):
         self.error = error
 
 
+def wrong_order(expected):
+    """The diagnosis of a result whose parts are all there but in another order than `expected`."""
+    return Mistake("returns_in_wrong_order", f"the parts of the result are in the wrong order: return {expected}.",
+                   None)
+
+
 def fail(function, problem, seed, mistake=None, advice=None):
     """Raise the CheckFailure a learner reads in the feedback."""
     message = f"{function}: {problem}" + (f" (case seed {seed})." if seed is not None else ".")
@@ -526,6 +532,8 @@ def check_initialize_with_zeros(initialize_with_zeros, seed=None):
         if not (isinstance(result, tuple) and len(result) == 2):
             fail(name, f"expected a pair (w, b), found {describe(result)}", seed)
         w, b = result
+        if isinstance(b, np.ndarray) and b.shape == (1, dim) and not isinstance(w, np.ndarray):
+            fail(name, f"the pair for dim = {dim} is ({describe(w)}, {describe(b)})", seed, wrong_order("w, b"))
         require(name, seed, assert_array, f"w for dim = {dim}", w)
         if w.shape == (dim, 1) and dim > 1:
             fail(name, f"w for dim = {dim} has shape {w.shape}", seed,
@@ -649,7 +657,9 @@ def _propagate_result(propagate, name, seed, w, b, X, Y):
     result = call_without_mutation(propagate, name, seed, w, b, X, Y,
                                    case=f"for w of shape (1, {n_x}), X of shape ({n_x}, {m}), Y of shape (1, {m})")
     if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], dict)):
-        fail(name, f"expected (grads, cost) with grads a dict, found {describe(result)}", seed)
+        swapped = isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict)
+        fail(name, f"expected (grads, cost) with grads a dict, found {describe(result)}"
+             + (" whose second part is the dict" if swapped else ""), seed, wrong_order("grads, cost") if swapped else None)
     grads, cost = result
     missing = [k for k in ("dw", "db") if k not in grads]
     if missing:
@@ -889,7 +899,11 @@ def check_optimize(optimize, seed=None):
             result = call_without_mutation(optimize, name, seed, w, b, X, Y, num_iterations, learning_rate,
                                            print_cost, mistake=in_place, case=case)
         if not (isinstance(result, tuple) and len(result) == 3 and isinstance(result[0], dict)):
-            fail(name, f"expected (params, grads, costs) {case}, found {describe(result)}", seed)
+            kinds = [type(part).__name__ for part in result] if isinstance(result, tuple) else []
+            swapped = len(kinds) == 3 and sorted(kinds) == ["dict", "dict", "list"]
+            fail(name, f"expected (params, grads, costs) {case}, found {describe(result)}"
+                 + (f" of ({', '.join(kinds)})" if swapped else ""), seed,
+                 wrong_order("params, grads, costs") if swapped else None)
         return result, out.getvalue()
 
     for (n_x, m), num_iterations, learning_rate in [((3, 5), 250, 0.05), ((4, 1), 101, 0.02),
@@ -902,6 +916,9 @@ def check_optimize(optimize, seed=None):
                  Mistake("prints_without_print_cost", "it prints even when print_cost is False: print only "
                          "inside `if print_cost:`.", None))
         params, grads, costs = result
+        if isinstance(grads, list) and isinstance(costs, dict):
+            fail(name, f"the second part of the result is a list and the third a dict {case}", seed,
+                 wrong_order("params, grads, costs"))
         for key, where in (("w", params), ("b", params), ("dw", grads), ("db", grads)):
             if not isinstance(where, dict) or key not in where:
                 fail(name, f"the result has no {key!r} {case}", seed)
