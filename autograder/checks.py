@@ -1237,13 +1237,13 @@ def _montage_layout(found, images):
         return Mistake("montage_images_missing", "some images are missing (their places are left grey) while the "
                        "others are in their places: every one of the k images is copied, for i in range(k).",
                        None), ""
-    scaled = [_place(found, r, c, h, w) for r, c in places]
-    ratios = [np.ptp(s) / np.ptp(im) for s, im in zip(scaled, images) if np.ptp(im) > 0]
-    if not any(at_place) and ratios and all(r > 0 for r in ratios) and all(
-            close(s - s.min(), (im - im.min()) * ratio) for s, im, ratio in zip(scaled, images, ratios)):
+    # Each image in its place up to an affine change of its values (x -> a x + c with a > 0, a != 1).
+    pairs = [(_place(found, r, c, h, w), images[i]) for i, (r, c) in enumerate(places) if np.ptp(images[i]) > 0]
+    ratios = [np.ptp(tile) / np.ptp(image) for tile, image in pairs]
+    if not any(at_place) and pairs and all(ratio > 0 for ratio in ratios) and all(
+            close(tile - tile.min(), (image - image.min()) * ratio) for (tile, image), ratio in zip(pairs, ratios)):
         return Mistake("montage_rescaled", "the pixel values were changed (rescaled or normalized): copy the "
                        "images into the picture as they are.", None), ""
-    missing = [i for i, ok in enumerate(at_place) if not ok]
     return None, (f"image {missing[0]} is not at its place (grid row {places[missing[0]][0]}, column "
                   f"{places[missing[0]][1]})")
 
