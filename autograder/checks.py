@@ -215,6 +215,10 @@ CAUSES = [
           r"AttributeError: '(float|int|numpy\.float64)' object has no attribute '(?P<attr>\w+)'",
           "a number was used as an array (.{attr}): the argument, or a result such as the cost, can be "
           "a plain number here; np.shape(x), np.asarray(x) work for both."),
+    Cause("own_assert_failed",
+          r"^AssertionError",
+          "an assert in your own code failed: check the condition it tests. The classic course's asserts "
+          "expect a column w of shape (n_x, 1); here w and dw are rows of shape (1, n_x)."),
     Cause("division_by_zero",
           r"ZeroDivisionError",
           "a division by zero: check what the denominator is for the smallest inputs (m = 1, k = 1)."),
