@@ -248,7 +248,7 @@ def explain(error, name, seed, case, args=()):
         The arguments it was called with, for their shapes.
     """
     kind = type(error).__name__
-    text = f"{kind}: {error}"
+    text = f"{kind}: {error}" if str(error) else kind
     shapes = ", ".join(f"argument {i + 1} {describe(a)}" for i, a in enumerate(args) if isinstance(a, np.ndarray))
     problem = f"raised {text.strip()} {case}".rstrip() + (f" (called with {shapes})" if shapes and not case else "")
     every = learner_frames(error)
