@@ -15,6 +15,7 @@ graded with the same driver as a class.
 import argparse
 import ast
 import contextlib
+import copy
 import csv
 import hashlib
 import os
@@ -328,6 +329,7 @@ class Variant:
     kind: str = "mistake"
     diagnosis: str = ""
     description: str = ""
+    source: str = ""  # the kind of source the mistake or rewrite was taken from (no link to a person)
 
 
 def load_variants(folder=VARIANTS_DIR):
