@@ -43,6 +43,8 @@ import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets.config import Config
 
+from course import last_error_line, load_course_config
+
 REPO = Path(__file__).resolve().parent.parent
 DONE_MARK = ".graded"
 #: The driver's copies of the submissions being graded (mended, never the originals), in the course folder.
@@ -215,25 +217,6 @@ class ReplayExecute(NbGraderPreprocessor):
                 cell.execution_count = done.get("execution_count")
         nb.metadata["language_info"] = executed.metadata.get("language_info", {"name": "python"})
         return nb, resources
-
-
-def load_course_config(course, overrides=None):
-    """The course folder's nbgrader configuration (its ``nbgrader_config.py``), with `overrides`."""
-    from traitlets.config.loader import PyFileConfigLoader
-
-    bin_folder = str(Path(sys.executable).parent)  # nbgrader runs its environment's `alembic` by name
-    if bin_folder not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = os.pathsep.join([bin_folder, os.environ.get("PATH", "")])
-    course = Path(course).resolve()
-    path = course / "nbgrader_config.py"
-    if not path.is_file():
-        raise GradingError(f"{path}: no nbgrader configuration in the course folder")
-    config = PyFileConfigLoader(path.name, path=str(course)).load_config()
-    config.CourseDirectory.root = str(course)
-    config.Sandbox.course_folder = str(course)
-    if overrides:
-        config.merge(Config(overrides))
-    return config
 
 
 def _plain(config):
@@ -521,13 +504,6 @@ def _record(api, course, stage, student, folder, digest, note, result):
     return Outcome(student, stage, True, seconds=seconds, manual_review=note)
 
 
-def last_error_line(text):
-    """The line of a log that best says what went wrong (the last exception, else the last line)."""
-    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    exceptions = [line for line in lines if "Error" in line or "Exception" in line]
-    return (exceptions or lines or ["unknown error"])[-1][:300]
-
-
 class _NoBar:
     def update(self, n):
         pass
@@ -595,7 +571,6 @@ def grading_summary(outcomes):
 
 def export_grades(course):
     """nbgrader's export of the gradebook to ``grades.csv`` in `course`; returns its path."""
-    from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
     from nbgrader.plugins import CsvExportPlugin
 

@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 import nbformat
 import numpy as np
 
-import classroom
+import catalogue
+import course
 from firstneuron.data import load_course_data
 
 #: Share of the mistakes whose diagnosis must name the catalogue's mistake.
@@ -43,7 +44,7 @@ SKIPPED_CELL = re.compile(r"plt\.|load_course_data\(")
 
 
 def _cells(stage):
-    nb = nbformat.read(str(classroom.notebook_path(classroom.SOLUTIONS, stage)), as_version=4)
+    nb = nbformat.read(str(course.notebook_path(course.SOLUTIONS, stage)), as_version=4)
     return [c for c in nb.cells if c.cell_type == "code"]
 
 
@@ -91,20 +92,20 @@ def _base_namespace(stage):
     train_x_orig, train_y, test_x_orig, test_y, classes = _DATA["data"]
     namespace = {"__name__": "__main__", "np": np, "train_x_orig": train_x_orig, "train_y": train_y,
                  "test_x_orig": test_x_orig, "test_y": test_y, "classes": classes, "CELEBA": None}
-    given = classroom.SOLUTIONS / stage / classroom.GIVEN_NAME
+    given = course.SOLUTIONS / stage / course.GIVEN_NAME
     if given.exists():
         module = types.ModuleType("given")
         exec(compile(given.read_text(), str(given), "exec"), module.__dict__)
-        namespace.update({name: getattr(module, name) for name in classroom.given_functions(stage)})
+        namespace.update({name: getattr(module, name) for name in course.given_functions(stage)})
         sys.modules["given"] = module  # the notebook's `from given import ...` finds this stage's
     return namespace
 
 
 def _sources(stage, variants):
-    sources = classroom.solution_cells(stage)
+    sources = course.solution_cells(stage)
     for variant in variants:
         if variant.stage == stage:
-            sources[variant.cell] = classroom.apply_variant(sources[variant.cell], variant)
+            sources[variant.cell] = catalogue.apply_variant(sources[variant.cell], variant)
     return sources
 
 
@@ -115,7 +116,7 @@ def learner_namespace(stage, variants=()):
     every solution cell in order, with each of `variants` (a Variant or a
     sequence of them) applied to its cell.
     """
-    if isinstance(variants, classroom.Variant):
+    if isinstance(variants, catalogue.Variant):
         variants = [variants]
     namespace = _base_namespace(stage)
     for grade_id, source in _sources(stage, variants).items():
@@ -128,7 +129,7 @@ def learner_namespace(stage, variants=()):
 class Verdict:
     """What the test cells said of one variant."""
 
-    variant: classroom.Variant
+    variant: catalogue.Variant
     failed: dict = field(default_factory=dict)  # test grade_id -> (mistake name or None, message)
     visible: set = field(default_factory=set)   # test grade_ids that failed in their visible part
     own: set = field(default_factory=set)       # test grade_ids of the variant's own function
@@ -162,7 +163,7 @@ def _run_test_cell(grade_id, hidden, visible, namespace, seeds):
     if hidden:
         for seed in seeds:
             try:
-                with classroom.environment({"FIRSTNEURON_SEED": str(seed)}), warnings.catch_warnings(), \
+                with course.environment({"FIRSTNEURON_SEED": str(seed)}), warnings.catch_warnings(), \
                         contextlib.redirect_stdout(io.StringIO()), np.errstate(all="ignore"):
                     warnings.simplefilter("error")  # a warning that reaches the check is a false fail
                     _exec(hidden, f"<hidden:{grade_id}>", dict(namespace))
@@ -223,8 +224,8 @@ def judge(variant, seeds=SEEDS, together=()):
 
 def run(variants=None, echo=print):
     """Judge every mistake and correct variant; returns (verdicts, summary dict, ok)."""
-    catalogue = variants if variants is not None else classroom.load_variants()
-    verdicts = [judge(v) for v in catalogue.values() if v.kind in ("mistake", "correct")]
+    known = variants if variants is not None else catalogue.load_variants()
+    verdicts = [judge(v) for v in known.values() if v.kind in ("mistake", "correct")]
     mistakes = [v for v in verdicts if v.variant.kind == "mistake"]
     correct = [v for v in verdicts if v.variant.kind == "correct"]
     for v in verdicts:

@@ -15,7 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-import classroom  # noqa: E402
+import course
 from feedback_filter import failure_messages  # noqa: E402
 
 #: A student below this share of a stage's points is listed for attention.
@@ -44,7 +44,7 @@ def collect(workspace):
             except MissingEntry:
                 ungraded.append((student, stage, "never autograded"))
                 continue
-            autograded = classroom.notebook_path(workspace / "autograded" / student, stage)
+            autograded = course.notebook_path(workspace / "autograded" / student, stage)
             if not autograded.is_file():
                 ungraded.append((student, stage, "autograding failed: see logs/" + student))
                 continue

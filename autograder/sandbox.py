@@ -68,6 +68,14 @@ def available():
     return None
 
 
+def warn_if_unavailable(echo=print):
+    """True when learners' kernels can be sandboxed here; else warn (trusted code only) and return False."""
+    reason = available()
+    if reason:
+        echo(f"warning: running without a sandbox: {reason}")
+    return reason is None
+
+
 @contextlib.contextmanager
 def _unused_uid():
     """An unprivileged user id no other running kernel holds (a lock file per id)."""

@@ -26,7 +26,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "autograder"))
 
-import classroom  # noqa: E402
+from course import generate_release, grading_env, make_workspace, write_notebook  # noqa: E402
+import catalogue
 import grading  # noqa: E402
 
 SEED = "2026"
@@ -34,12 +35,12 @@ SEED = "2026"
 
 def build_course(folder, stage, size):
     """A course folder with `size` submissions of `stage`: correct, each catalogue mistake, blank, in turn."""
-    course = classroom.make_workspace(folder, only=[stage])
-    release = classroom.generate_release(course, only=[stage])
-    mistakes = [v.id for v in classroom.load_variants().values() if v.stage == stage and v.kind == "mistake"]
+    course = make_workspace(folder, only=[stage])
+    release = generate_release(course, only=[stage])
+    mistakes = [v.id for v in catalogue.load_variants().values() if v.stage == stage and v.kind == "mistake"]
     plan = itertools.cycle([((), False), ((), True)] + [((m,), False) for m in mistakes])
     for index, (variants, blank) in zip(range(size), plan):
-        classroom.submit(course, f"s{index:04d}", stage, classroom.build_submission(stage, variants, blank, release))
+        catalogue.submit(course, f"s{index:04d}", stage, catalogue.build_submission(stage, variants, blank, release))
     return course
 
 
@@ -57,7 +58,7 @@ def cell_scores(course, stage):
 
 
 def run_nbgrader(course, stage):
-    env = dict(classroom.grading_env(), FIRSTNEURON_SEED=SEED)
+    env = dict(grading_env(), FIRSTNEURON_SEED=SEED)
     start = time.monotonic()
     subprocess.run([sys.executable, "-m", "nbgrader", "autograde", stage, "--force"], cwd=course, env=env,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
@@ -66,7 +67,7 @@ def run_nbgrader(course, stage):
 
 def run_driver(course, stage):
     """The driver in a process of its own; returns its seconds and peak memory (MiB)."""
-    env = dict(classroom.grading_env(), FIRSTNEURON_SEED=SEED)
+    env = dict(grading_env(), FIRSTNEURON_SEED=SEED)
     out = subprocess.run([sys.executable, __file__, "--driver", str(course), stage], env=env,
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -86,7 +87,7 @@ def time_check(stage):
     """Seconds of `make check` on a correct notebook, after a first run that caches the release."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{stage}.ipynb"
-        classroom.write_notebook(classroom.build_submission(stage), path)
+        write_notebook(catalogue.build_submission(stage), path)
         command = ["make", "-s", "check", f"STAGE={stage}", f"NOTEBOOK={path}"]
         subprocess.run(command, cwd=REPO, capture_output=True, check=True)
         runs = []

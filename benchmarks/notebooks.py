@@ -7,16 +7,16 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "autograder"))
-import classroom  # noqa: E402
+import course
 
 
 def main():
     total = 0.0
-    for stage in classroom.stages():
-        path = classroom.notebook_path(classroom.SOLUTIONS, stage)
-        nb = classroom.read_notebook(path)
+    for stage in course.stages():
+        path = course.notebook_path(course.SOLUTIONS, stage)
+        nb = course.read_notebook(path)
         start = time.perf_counter()
-        classroom.run_notebook(nb, path.parent)
+        course.run_notebook(nb, path.parent)
         seconds = time.perf_counter() - start
         total += seconds
         print(f"{stage:14} {seconds:6.1f} s")

@@ -19,13 +19,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
-import classroom
+import selfcheck
+import catalogue
+import course
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(os.environ.get("FIRSTNEURON_SHOTS", "/tmp/firstneuron-shots"))
 TOKEN = "firstneuron-test"
-STAGES = classroom.stages()
+STAGES = course.stages()
 PASS_MARK = "✓ "
 WRONG_SIGMOID = "def sigmoid(z):\n    return np.exp(z) / (1 + np.exp(z))\n"
 
@@ -53,7 +55,7 @@ def graded_cells(nb):
 
 def figure_cells(stage):
     """How many cells of the executed solution notebook show a figure."""
-    nb = nbformat.read(str(classroom.notebook_path(classroom.SOLUTIONS, stage)), as_version=4)
+    nb = nbformat.read(str(course.notebook_path(course.SOLUTIONS, stage)), as_version=4)
     return sum(any("image/png" in o.get("data", {}) for o in c.get("outputs", [])) for c in nb.cells)
 
 
@@ -71,10 +73,10 @@ def lab(tmp_path_factory):
     """`make lab` on a free local port, serving a scratch copy of notebooks/ with every answer filled in."""
     require_chromium()
     tmp = tmp_path_factory.mktemp("lab")
-    course = tmp / "course"
-    shutil.copytree(classroom.RELEASE, course)
+    folder = tmp / "course"
+    shutil.copytree(course.RELEASE, folder)
     for stage in STAGES:
-        nbformat.write(classroom.build_submission(stage), str(classroom.notebook_path(course, stage)))
+        nbformat.write(catalogue.build_submission(stage), str(course.notebook_path(folder, stage)))
     # A fresh JupyterLab profile: no restored tabs; every cell in the page (no windowing), so
     # the test sees every output.
     settings = tmp / "settings" / "@jupyterlab" / "notebook-extension"
@@ -84,7 +86,7 @@ def lab(tmp_path_factory):
     env.update(JUPYTERLAB_SETTINGS_DIR=str(tmp / "settings"), JUPYTERLAB_WORKSPACES_DIR=str(tmp / "workspaces"))
     port = free_port()
     args = (f"--no-browser --ServerApp.ip=127.0.0.1 --port={port} --IdentityProvider.token={TOKEN} "
-            f"--ServerApp.root_dir={course}")
+            f"--ServerApp.root_dir={folder}")
     log = (tmp / "lab.log").open("w")
     server = subprocess.Popen(["make", "-s", "lab", f"LAB_ARGS={args}"], cwd=REPO, env=env, stdout=log,
                               stderr=subprocess.STDOUT, start_new_session=True)
@@ -99,7 +101,7 @@ def lab(tmp_path_factory):
                 if server.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"expected `make lab` to serve on port {port}, found: {(tmp / 'lab.log').read_text()[-2000:]}")
                 time.sleep(0.5)
-        yield url, course
+        yield url, folder
     finally:
         os.killpg(server.pid, signal.SIGTERM)  # make and the Jupyter server it started, nothing else
         try:
@@ -136,7 +138,7 @@ def outputs_of(page):
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_a_learner_runs_the_stage_in_the_learners_lab(browser, lab, stage):
-    url, course = lab
+    url, folder = lab
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = open_notebook(browser, url, stage, workspace=f"run-{stage}")
     try:
@@ -166,7 +168,7 @@ def test_a_learner_runs_the_stage_in_the_learners_lab(browser, lab, stage):
         not_run = [i for i, p in enumerate(prompts) if not any(ch.isdigit() for ch in p)]
         assert not not_run, f"expected every code cell run, found cells {not_run} not run (prompts {prompts})"
         passes = [line for text in shown for line in text.splitlines() if line.startswith(PASS_MARK)]
-        nb = nbformat.read(str(classroom.notebook_path(course, stage)), as_version=4)
+        nb = nbformat.read(str(course.notebook_path(folder, stage)), as_version=4)
         expected = graded_cells(nb)
         assert len(passes) == len(expected), (
             f"expected a pass line for each of the {len(expected)} test cells {expected}, found {passes}")
@@ -210,9 +212,9 @@ def test_a_feedback_page_renders_its_formulas_offline(browser, tmp_path):
     stage = "02-propagate"
     notebook = tmp_path / stage / f"{stage}.ipynb"
     notebook.parent.mkdir()
-    nbformat.write(classroom.build_submission(stage, ["dw_forgot_1_over_m"]), str(notebook))
+    nbformat.write(catalogue.build_submission(stage, ["dw_forgot_1_over_m"]), str(notebook))
     lines = []
-    classroom.self_check(stage, notebook, echo=lines.append)
+    selfcheck.self_check(stage, notebook, echo=lines.append)
     page_path = Path(next(line.split("Feedback: ", 1)[1].split(" (new")[0] for line in lines if line.startswith("Feedback: ")))
     context = browser.new_context(offline=True, viewport={"width": 900, "height": 1200})
     page = context.new_page()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import classroom
+import course
 
 N_IMAGES = 100
 ATTRIBUTES = ["Attractive", "Male", "Smiling"]
@@ -32,13 +32,13 @@ def celeba(tmp_path_factory):
     return folder
 
 
-@pytest.mark.parametrize("stage", classroom.stages())
+@pytest.mark.parametrize("stage", course.stages())
 def test_each_notebook_runs_on_celeba(stage, celeba):
-    nb = classroom.read_notebook(classroom.notebook_path(classroom.SOLUTIONS, stage))
+    nb = course.read_notebook(course.notebook_path(course.SOLUTIONS, stage))
     switches = [c for c in nb.cells if c.cell_type == "code" and "CELEBA = None" in c.source]
     assert len(switches) == 1, f"expected one `CELEBA = None` switch in {stage}, found {len(switches)}"
     switches[0].source = switches[0].source.replace("CELEBA = None", f"CELEBA = {str(celeba)!r}")
-    classroom.run_notebook(nb, classroom.SOLUTIONS / stage)
+    course.run_notebook(nb, course.SOLUTIONS / stage)
     errors = [(c.get("id"), o.ename, o.evalue) for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors, f"expected {stage} to run on CelebA without errors, found {errors}"
     printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []) if o.output_type == "stream")

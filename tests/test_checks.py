@@ -4,25 +4,44 @@ The reference passes every check; every known mistake of the catalogue is
 caught and named by the hidden tests as the notebooks call them; no correct
 variant loses a point.
 """
+import ast
 import os
 import types
 
 import numpy as np
 import pytest
 
+import catalogue
 import checks
-import classroom
+import course
 import mutants
 import reference
+import trusted
 from firstneuron.data import load_dataset
 
-VARIANTS = classroom.load_variants()
-CHECKED = {  # check -> reference function it judges
-    checks.check_sigmoid: "sigmoid", checks.check_flatten_and_standardize: "flatten_and_standardize",
-    checks.check_initialize_with_zeros: "initialize_with_zeros", checks.check_propagate_cost: "propagate",
-    checks.check_propagate_gradients: "propagate", checks.check_optimize: "optimize",
-    checks.check_predict: "predict", checks.check_model: "model", checks.check_montage: "montage",
-}
+VARIANTS = catalogue.load_variants()
+
+
+def hidden_checks():
+    """{check: the graded function it judges}, read from the hidden tests of every stage's notebook."""
+    found = {}
+    for stage in course.stages():
+        for cell in course.read_notebook(course.notebook_path(course.SOLUTIONS, stage)).cells:
+            hidden, _ = trusted.split_hidden(cell.source)
+            for node in ast.walk(ast.parse(hidden or "")):
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and len(node.args) == 1
+                        and isinstance(node.args[0], ast.Name) and node.func.id.startswith("check_")):
+                    found[getattr(checks, node.func.id)] = node.args[0].id
+    return found
+
+
+CHECKED = hidden_checks()  # check -> reference function it judges
+
+
+def test_every_graded_function_has_a_hidden_check():
+    graded = {f for functions in course.GRADED_FUNCTIONS.values() for f in functions}
+    assert set(CHECKED.values()) == graded, \
+        f"expected hidden checks of {sorted(graded)} (the stage registry), found {sorted(set(CHECKED.values()))}"
 
 
 def as_learner(function):
@@ -45,7 +64,7 @@ def test_the_reference_itself_is_refused(check):
         check(getattr(reference, CHECKED[check]), seed=0)
 
 
-@pytest.mark.parametrize("stage", classroom.stages())
+@pytest.mark.parametrize("stage", course.stages())
 def test_the_notebook_solutions_pass_their_hidden_tests(stage):
     namespace = mutants.learner_namespace(stage)
     assert mutants.hidden_tests(stage), f"expected hidden tests in {stage}, found none"
@@ -278,12 +297,12 @@ def test_the_catalogue_is_large_enough():
 
 
 def test_a_mistake_that_fails_another_functions_cell_is_a_cross_function_loss():
-    predict_raises = classroom.Variant(id="t", stage="04-predict", cell="predict", find="sigmoid(np.dot(w, X) + b)",
+    predict_raises = catalogue.Variant(id="t", stage="04-predict", cell="predict", find="sigmoid(np.dot(w, X) + b)",
                                        replace="sigmoid(np.dot(w.T, X) + b)", diagnosis="shapes_not_aligned")
     verdict = mutants.judge(predict_raises)
     assert verdict.killed and not verdict.cross, \
         f"expected predict's mistake to fail predict_tests only, found {sorted(verdict.failed)}"
-    model_broken = classroom.Variant(id="u", stage="04-predict", cell="model", find="predict(w, b, X_test)",
+    model_broken = catalogue.Variant(id="u", stage="04-predict", cell="model", find="predict(w, b, X_test)",
                                      replace="predict(w, b, X_test)[0]", diagnosis="x")
     both = mutants.judge(predict_raises, together=[model_broken])
     assert "model_tests" in both.failed and "model_tests" not in both.own, \
@@ -291,7 +310,7 @@ def test_a_mistake_that_fails_another_functions_cell_is_a_cross_function_loss():
 
 
 def test_a_misdiagnosis_is_counted():
-    variant = classroom.Variant(id="t", stage="01-sigmoid", cell="sigmoid", find="np.exp(-z)", replace="np.exp(z)",
+    variant = catalogue.Variant(id="t", stage="01-sigmoid", cell="sigmoid", find="np.exp(-z)", replace="np.exp(z)",
                                 diagnosis="sigmoid_no_reciprocal")
     _, summary, ok = mutants.run({"t": variant}, echo=lambda line: None)
     assert summary["misdiagnosed"] == 1 and not ok, f"expected one misdiagnosis and a failed run, found {summary}"

@@ -7,10 +7,11 @@ import nbformat
 import pytest
 import yaml
 
-import classroom
+import catalogue
+import course
 
-REPO = classroom.REPO
-GRADED_FUNCTIONS = {f for functions in classroom.GRADED_FUNCTIONS.values() for f in functions}
+REPO = course.REPO
+GRADED_FUNCTIONS = {f for functions in course.GRADED_FUNCTIONS.values() for f in functions}
 LEARNER_FOLDERS = ["notebooks", "firstneuron", "data"]
 HIDDEN_OR_SOLUTION = re.compile(r"BEGIN SOLUTION|END SOLUTION|BEGIN HIDDEN TESTS|END HIDDEN TESTS")
 #: Lines too generic to give anything away (loop headers, bare keywords).
@@ -42,10 +43,10 @@ def defined_functions(source):
 
 
 def test_stages_are_the_five_in_order():
-    found = classroom.stages()
+    found = course.stages()
     assert found[0] == "01-sigmoid" and found == sorted(found), f"expected stages starting at 01-sigmoid, found {found}"
     for stage in found:
-        assert classroom.notebook_path(classroom.SOLUTIONS, stage).is_file(), f"expected a notebook for {stage}"
+        assert course.notebook_path(course.SOLUTIONS, stage).is_file(), f"expected a notebook for {stage}"
 
 
 @pytest.mark.parametrize("path", list(learner_files()), ids=lambda p: str(p.relative_to(REPO)))
@@ -59,8 +60,8 @@ def test_no_solution_or_hidden_test_reaches_learners(path):
     imported = INSTRUCTOR_IMPORT.search(code)
     assert imported is None, f"expected no import of an instructor module in {path}, found {imported.group().strip()!r}"
     given_here = set()
-    if path.name == classroom.GIVEN_NAME and path.parent.parent == classroom.RELEASE:
-        given_here = set(classroom.given_functions(path.parent.name))
+    if path.name == course.GIVEN_NAME and path.parent.parent == course.RELEASE:
+        given_here = set(course.given_functions(path.parent.name))
     for name, node in defined_functions(code):
         if name not in GRADED_FUNCTIONS or name in given_here:
             continue
@@ -70,11 +71,11 @@ def test_no_solution_or_hidden_test_reaches_learners(path):
         assert raises, f"expected {name} in {path} to be an unfinished stub, found a body without NotImplementedError"
 
 
-@pytest.mark.parametrize("stage", classroom.stages())
+@pytest.mark.parametrize("stage", course.stages())
 def test_no_solution_line_appears_in_the_release(stage):
     """Every line inside a solution region or a hidden test is absent from the release notebook."""
-    source = nbformat.read(str(classroom.notebook_path(classroom.SOLUTIONS, stage)), as_version=4)
-    released = nbformat.read(str(classroom.notebook_path(classroom.RELEASE, stage)), as_version=4)
+    source = nbformat.read(str(course.notebook_path(course.SOLUTIONS, stage)), as_version=4)
+    released = nbformat.read(str(course.notebook_path(course.RELEASE, stage)), as_version=4)
     release_lines = {line.strip() for c in released.cells for line in c.source.splitlines()}
     secret = []
     for cell in source.cells:
@@ -90,33 +91,33 @@ def test_no_solution_line_appears_in_the_release(stage):
     assert not leaked, f"expected no solution or hidden-test line in the {stage} release, found {leaked}"
 
 
-@pytest.mark.parametrize("stage", classroom.stages())
+@pytest.mark.parametrize("stage", course.stages())
 def test_given_holds_exactly_the_earlier_stages_functions_from_the_reference(stage):
-    for folder in (classroom.SOLUTIONS, classroom.RELEASE):
-        path = folder / stage / classroom.GIVEN_NAME
-        earlier = classroom.given_functions(stage)
+    for folder in (course.SOLUTIONS, course.RELEASE):
+        path = folder / stage / course.GIVEN_NAME
+        earlier = course.given_functions(stage)
         if not earlier:
             assert not path.exists(), f"expected no {path} in the first stage"
             continue
-        assert path.read_text() == classroom.given_source(stage), f"{path} differs from the reference: run `make release`"
+        assert path.read_text() == course.given_source(stage), f"{path} differs from the reference: run `make release`"
         public = {name for name, _ in defined_functions(path.read_text()) if not name.startswith("_")}
         assert public == set(earlier), f"expected {path} to define {sorted(earlier)}, found {sorted(public)}"
 
 
 def test_graded_functions_match_the_solution_cells():
-    for stage in classroom.stages():
-        cells = set(classroom.solution_cells(stage))
-        functions = set(classroom.GRADED_FUNCTIONS[stage])
+    for stage in course.stages():
+        cells = set(course.solution_cells(stage))
+        functions = set(course.GRADED_FUNCTIONS[stage])
         assert functions <= cells, f"expected solution cells {sorted(functions)} in {stage}, found {sorted(cells)}"
 
 
 def test_committed_release_matches_a_fresh_generation(tmp_path):
-    generated = classroom.generate_release(classroom.make_workspace(tmp_path / "course"))
+    generated = course.generate_release(course.make_workspace(tmp_path / "course"))
     expected = sorted(p.relative_to(generated) for p in generated.rglob("*") if p.is_file())
-    found = sorted(p.relative_to(classroom.RELEASE) for p in classroom.RELEASE.rglob("*") if p.is_file())
+    found = sorted(p.relative_to(course.RELEASE) for p in course.RELEASE.rglob("*") if p.is_file())
     assert found == expected, f"expected notebooks/ to hold {expected}, found {found}: run `make release`"
     for rel in expected:
-        fresh, committed = (generated / rel).read_bytes(), (classroom.RELEASE / rel).read_bytes()
+        fresh, committed = (generated / rel).read_bytes(), (course.RELEASE / rel).read_bytes()
         assert committed == fresh, f"notebooks/{rel} differs from nbgrader's fresh release: run `make release`"
 
 
@@ -174,8 +175,8 @@ def test_notebooks_are_clean(path):
 
 
 def test_every_graded_cell_has_a_docstring_and_a_stable_id():
-    for stage in classroom.stages():
-        nb = nbformat.read(str(classroom.notebook_path(classroom.SOLUTIONS, stage)), as_version=4)
+    for stage in course.stages():
+        nb = nbformat.read(str(course.notebook_path(course.SOLUTIONS, stage)), as_version=4)
         for cell in nb.cells:
             meta = cell.metadata.get("nbgrader", {})
             if meta.get("grade"):
@@ -186,22 +187,22 @@ def test_every_graded_cell_has_a_docstring_and_a_stable_id():
 
 
 def test_variants_catalogue_applies_to_the_solutions():
-    variants = classroom.load_variants()
+    variants = catalogue.load_variants()
     for variant in variants.values():
-        sources = classroom.solution_cells(variant.stage)
+        sources = course.solution_cells(variant.stage)
         assert variant.cell in sources, f"expected variant {variant.id} to name a solution cell of {variant.stage}, found {variant.cell!r}"
-        changed = classroom.apply_variant(sources[variant.cell], variant)
+        changed = catalogue.apply_variant(sources[variant.cell], variant)
         assert changed != sources[variant.cell], f"expected variant {variant.id} to change the code"
         assert variant.kind in {"mistake", "correct", "hostile"}, f"unknown kind {variant.kind!r} in {variant.id}"
 
 
 def test_the_demo_class_is_built_from_the_catalogue():
-    variants = classroom.load_variants()
-    for student in classroom.SAMPLE_CLASS:
+    variants = catalogue.load_variants()
+    for student in catalogue.SAMPLE_CLASS:
         unknown = [v for v in student.variants if v not in variants]
         assert not unknown, f"expected {student.id}'s variants in the catalogue, found unknown {unknown}"
-        for stage in classroom.stages():
-            nb = classroom.build_submission(stage, student.variants, student.blank)
+        for stage in course.stages():
+            nb = catalogue.build_submission(stage, student.variants, student.blank)
             untouched = [c.metadata.nbgrader.grade_id for c in nb.cells
                          if c.metadata.get("nbgrader", {}).get("solution") and "NotImplementedError" in c.source]
             assert bool(untouched) == student.blank, \

@@ -9,7 +9,7 @@ a JupyterHub), here a folder in tmp_path:
     students:   nbgrader fetch_feedback
     instructor: nbgrader export
 
-The instructor works in a grading workspace (classroom.make_workspace: the
+The instructor works in a grading workspace (course.make_workspace: the
 course's configuration, autograder/ on PYTHONPATH). Each student has a folder
 of their own that is also their HOME (so their nbgrader cache, where `submit`
 keeps the secret that `fetch_feedback` needs, is theirs alone), a
@@ -38,7 +38,8 @@ from pathlib import Path
 
 import pytest
 
-import classroom
+import catalogue
+import course
 
 STAGE = "01-sigmoid"
 COURSE = "firstneuron"
@@ -64,7 +65,7 @@ def run(args, cwd, env, what, timeout=120):
 
 def instructor(args, workspace, what, module="nbgrader"):
     """An instructor command (``python -m nbgrader ...`` or ``python -m classroom ...``) in the workspace."""
-    process = subprocess.run([sys.executable, "-m", module, *args], cwd=workspace, env=classroom.grading_env(),
+    process = subprocess.run([sys.executable, "-m", module, *args], cwd=workspace, env=course.grading_env(),
                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
     text = process.stdout + process.stderr
     assert process.returncode == 0, \
@@ -105,7 +106,7 @@ def classroom_run(tmp_path_factory):
               f"c.Exchange.root = {str(exchange)!r}\n")
 
     # Instructor: the course's configuration plus the exchange root.
-    workspace = classroom.make_workspace(root / "instructor")
+    workspace = course.make_workspace(root / "instructor")
     (workspace / "logs").mkdir()
     with open(workspace / "nbgrader_config.py", "a") as f:
         f.write(config)
@@ -124,10 +125,10 @@ def classroom_run(tmp_path_factory):
         variants, blank, _ = STUDENTS[student]
         home, env = homes[student], student_env(homes[student])
         run(["fetch_assignment", STAGE], home, env, f"{student} fetches")
-        fetched = classroom.notebook_path(home, STAGE)
+        fetched = course.notebook_path(home, STAGE)
         assert fetched.is_file(), f"expected {student}'s fetched notebook at {fetched}, found {sorted(home.rglob('*'))}"
-        nb = classroom.build_submission(STAGE, variants, blank, release_dir=home)
-        classroom.write_notebook(nb, fetched)
+        nb = catalogue.build_submission(STAGE, variants, blank, release_dir=home)
+        course.write_notebook(nb, fetched)
         run(["submit", STAGE, f"--student={student}"], home, env, f"{student} submits")
 
     every_student(do_assignment)
@@ -164,7 +165,7 @@ def test_each_submission_is_in_the_exchange_under_its_student_id(classroom_run):
 def test_collect_puts_each_submission_in_submitted(classroom_run):
     workspace = classroom_run["workspace"]
     for student in STUDENTS:
-        path = classroom.notebook_path(workspace / "submitted" / student, STAGE)
+        path = course.notebook_path(workspace / "submitted" / student, STAGE)
         assert path.is_file(), f"expected `nbgrader collect` to write {path}, found it missing"
         assert (path.parent / "timestamp.txt").is_file(), f"expected the submission's timestamp.txt next to {path}"
         line = f"Collecting submission: {student} {STAGE}"

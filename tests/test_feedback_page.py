@@ -4,7 +4,7 @@ import pytest
 from bs4 import BeautifulSoup
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-import classroom
+import course
 import feedback_filter
 from firstneuron.testing import NotAttempted, VisibleTestFailure, assert_close, visible_tests
 
@@ -30,7 +30,7 @@ def test_active_outputs_of_learner_cells_are_made_inert(mimetype):
 
 def test_html_outputs_are_shown_escaped_in_the_page():
     nb = learner_notebook({"text/html": HOSTILE["text/html"], "application/javascript": "window.pwned = 1"})
-    nb.metadata["kernelspec"] = dict(classroom.KERNELSPEC)
+    nb.metadata["kernelspec"] = dict(course.KERNELSPEC)
     nb, _ = feedback_filter.InertOutputs().preprocess(nb, {})
     page, _ = feedback_filter.LearnerFeedbackExporter(template_name="classic").from_notebook_node(nb)
     soup = BeautifulSoup(page, "html.parser")
@@ -49,7 +49,7 @@ def test_plain_outputs_and_images_are_kept():
 def test_formulas_become_mathml_and_code_keeps_its_dollars():
     nb = new_notebook(cells=[new_markdown_cell("Inline $\\sigma(z) = \\frac{1}{1 + e^{-z}}$, `x = \"$5\"`,\n\n"
                                                "$$J = -\\frac{1}{m}\\sum_i \\text{num\\_px}$$")],
-                      metadata={"kernelspec": dict(classroom.KERNELSPEC)})
+                      metadata={"kernelspec": dict(course.KERNELSPEC)})
     page, _ = feedback_filter.LearnerFeedbackExporter(template_name="classic").from_notebook_node(nb)
     soup = BeautifulSoup(page, "html.parser")
     rendered = soup.select_one("div.text_cell_render")
@@ -75,7 +75,7 @@ def test_the_index_names_each_exercise():
 
 
 def test_an_ungraded_cell_after_an_unattempted_exercise_is_not_called_not_attempted():
-    release = nbformat.read(str(classroom.notebook_path(classroom.RELEASE, "01-sigmoid")), as_version=4)
+    release = nbformat.read(str(course.notebook_path(course.RELEASE, "01-sigmoid")), as_version=4)
     for index, cell in enumerate(release.cells):
         if cell.cell_type == "code":
             cell.outputs = [new_output("error", ename="NotImplementedError", evalue="", traceback=[])]

@@ -20,10 +20,12 @@ import pytest
 from PIL import Image
 
 import classroom
+import catalogue
+import course
 import mutants
 
-STAGES = classroom.stages()
-VARIANTS = classroom.load_variants()
+STAGES = course.stages()
+VARIANTS = catalogue.load_variants()
 
 
 def one_mistake_per_cell(stage):
@@ -34,7 +36,7 @@ def one_mistake_per_cell(stage):
         if len(failed) == 1 and not failed <= covered:
             try:
                 mutants.learner_namespace(stage, [*chosen, variant])
-            except classroom.ClassroomError:
+            except course.CourseError:
                 continue  # it edits what another chosen variant already changed
             chosen.append(variant)
             covered |= failed
@@ -75,20 +77,20 @@ PLAN = submissions()
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """A workspace where the class above and one corrupt notebook were autograded."""
-    workspace = classroom.make_workspace(tmp_path_factory.mktemp("grading") / "course")
-    release = classroom.generate_release(workspace)
+    workspace = course.make_workspace(tmp_path_factory.mktemp("grading") / "course")
+    release = course.generate_release(workspace)
     todo = [("corrupt", "01-sigmoid")]
     for student, stages in PLAN.items():
         for stage, (variants, blank, _) in stages.items():
-            nb = classroom.build_submission(stage, variants, blank, release)
+            nb = catalogue.build_submission(stage, variants, blank, release)
             if student == "deleter":
                 nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "sigmoid_tests"]
-            path = classroom.submit(workspace, student, stage, nb)
+            path = catalogue.submit(workspace, student, stage, nb)
             if student == "shadow":
                 (path.parent / "checks.py").write_text(FAKE_CHECKS)
                 (path.parent / "reference.py").write_text(FAKE_CHECKS)
             todo.append((student, stage))
-    corrupt = classroom.notebook_path(workspace / "submitted" / "corrupt", "01-sigmoid")
+    corrupt = course.notebook_path(workspace / "submitted" / "corrupt", "01-sigmoid")
     corrupt.parent.mkdir(parents=True)
     corrupt.write_text('{"cells": [ this is not json')
     lines = []
@@ -100,7 +102,7 @@ def test_every_graded_function_has_a_mistake_in_the_plan():
     for stage in STAGES:
         variants = [VARIANTS[v] for v in PLAN["mistakes"][stage][0]]
         cells = {v.cell for v in variants}
-        missing = set(classroom.GRADED_FUNCTIONS[stage]) - cells
+        missing = set(course.GRADED_FUNCTIONS[stage]) - cells
         assert not missing, f"expected a known mistake for every graded function of {stage}, none for {missing}"
         assert PLAN["mistakes"][stage][2] == set(mutants.points(stage)), \
             f"expected the mistakes of {stage} to fail every test cell, found {PLAN['mistakes'][stage][2]}"
@@ -158,7 +160,7 @@ def visible_text(page):
 @pytest.mark.parametrize("student,stage", [(s, t) for s in ("mistakes", "blank") for t in STAGES] + [("endless", "01-sigmoid")])
 def test_feedback_names_the_mistake_and_leaks_nothing(graded, student, stage):
     workspace, _, _ = graded
-    page = classroom.notebook_path(workspace / "feedback" / student, stage).with_suffix(".html").read_text()
+    page = course.notebook_path(workspace / "feedback" / student, stage).with_suffix(".html").read_text()
     text = visible_text(page)
     hidden = [line.strip() for source in mutants.hidden_tests(stage).values() for line in source.splitlines() if line.strip()]
     for secret in ["HIDDEN TESTS", "reference", "checks", "autograder", "Traceback (most recent call last)", *hidden]:
@@ -180,16 +182,16 @@ def test_feedback_names_the_mistake_and_leaks_nothing(graded, student, stage):
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_the_untouched_release_passes_no_test(stage):
-    release = classroom.notebook_path(classroom.RELEASE, stage)
-    assert classroom.validate(release, invert=True), f"expected nbgrader validate --invert to pass on the untouched {stage}"
+    release = course.notebook_path(course.RELEASE, stage)
+    assert course.validate(release, invert=True), f"expected nbgrader validate --invert to pass on the untouched {stage}"
 
 
 def test_validate_gives_a_verdict(tmp_path):
-    release = classroom.notebook_path(classroom.RELEASE, "01-sigmoid")
-    assert not classroom.validate(release), "expected the untouched release to fail validation"
+    release = course.notebook_path(course.RELEASE, "01-sigmoid")
+    assert not course.validate(release), "expected the untouched release to fail validation"
     solved = tmp_path / "01-sigmoid.ipynb"
-    nbformat.write(classroom.build_submission("01-sigmoid"), str(solved))
-    assert classroom.validate(solved), "expected a correct notebook to pass validation"
+    nbformat.write(catalogue.build_submission("01-sigmoid"), str(solved))
+    assert course.validate(solved), "expected a correct notebook to pass validation"
 
 
 def chromium_screenshot(page, png, tmp_path, size="1000,1400"):
@@ -238,7 +240,7 @@ def test_pages_render_in_a_browser(graded, tmp_path):
     shot = chromium_screenshot(page, tmp_path / "report.png", tmp_path)
     blue, red = share_of(shot, (76, 114, 176)), share_of(shot, (196, 78, 82))
     assert blue > 0.002 and red > 0.002, f"expected the report's figures drawn (blue bars, red bars), found shares {blue:.4f}, {red:.4f}"
-    feedback = classroom.notebook_path(workspace / "feedback" / "mistakes", "02-propagate").with_suffix(".html")
+    feedback = course.notebook_path(workspace / "feedback" / "mistakes", "02-propagate").with_suffix(".html")
     shot = chromium_screenshot(feedback, tmp_path / "feedback.png", tmp_path)
     ink = 1 - share_of(shot, (255, 255, 255), tolerance=10)
     assert ink > 0.05, f"expected a rendered feedback page, found {ink:.3f} of the screenshot not white"

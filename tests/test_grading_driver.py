@@ -1,5 +1,4 @@
 """The class grading driver: the same grades on a Dask cluster, and nothing lost when it is killed."""
-import os
 import signal
 import subprocess
 import sys
@@ -8,6 +7,8 @@ import time
 import pytest
 
 import classroom
+from course import generate_release, grading_env, make_workspace
+import catalogue
 import grading
 import sandbox
 from test_hostile import sandbox_processes
@@ -28,10 +29,10 @@ SANDBOX = sandbox.available() is None
 @pytest.fixture()
 def course(tmp_path, monkeypatch):
     monkeypatch.setenv("FIRSTNEURON_SEED", "7")
-    workspace = classroom.make_workspace(tmp_path / "course")
-    release = classroom.generate_release(workspace, only=[STAGE])
+    workspace = make_workspace(tmp_path / "course")
+    release = generate_release(workspace, only=[STAGE])
     for student, (variants, blank, _) in CLASS.items():
-        classroom.submit(workspace, student, STAGE, classroom.build_submission(STAGE, variants, blank, release))
+        catalogue.submit(workspace, student, STAGE, catalogue.build_submission(STAGE, variants, blank, release))
     return workspace
 
 
@@ -57,7 +58,7 @@ def test_a_killed_driver_loses_and_duplicates_nothing(course):
     command = [sys.executable, "-m", "classroom", "grade", STAGE, "--course", str(course), "--workers", "2"]
     if not SANDBOX:
         command.append("--no-sandbox")
-    driver = subprocess.Popen(command, env=classroom.grading_env(), stdout=subprocess.DEVNULL,
+    driver = subprocess.Popen(command, env=grading_env(), stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     marks = course / "autograded"
     deadline = time.monotonic() + 120
@@ -69,7 +70,7 @@ def test_a_killed_driver_loses_and_duplicates_nothing(course):
     assert 2 <= done_before < len(CLASS), f"expected the driver killed midway, found {done_before} done"
     time.sleep(3)
     assert sandbox_processes() == [], f"expected no kernel left by the killed driver, found {sandbox_processes()}"
-    rerun = subprocess.run(command, env=classroom.grading_env(), capture_output=True, text=True, timeout=300)
+    rerun = subprocess.run(command, env=grading_env(), capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, f"expected the rerun to grade the rest, found {rerun.returncode}:\n{rerun.stderr[-2000:]}"
     assert f"({done_before} already done)" in rerun.stdout, \
         f"expected the rerun to skip the {done_before} graded submissions, found:\n{rerun.stdout}"

@@ -18,7 +18,8 @@ import time
 import nbformat
 import pytest
 
-import classroom
+import catalogue
+import course
 import grading
 import sandbox
 from hostile import CASES, WRONG
@@ -53,7 +54,7 @@ def control_files(workspace, student):
     """The bytes of a student's autograded notebook and feedback page."""
     files = {}
     for folder, suffix in (("autograded", ".ipynb"), ("feedback", ".html")):
-        path = classroom.notebook_path(workspace / folder / student, STAGE).with_suffix(suffix)
+        path = course.notebook_path(workspace / folder / student, STAGE).with_suffix(suffix)
         files[folder] = path.read_bytes() if path.is_file() else None
     return files
 
@@ -78,11 +79,11 @@ def hostile_submission(case, workspace, release, port):
         nb = nbformat.v4.new_notebook()
         nbformat.write(nb, str(target))
         return
-    nb = classroom.build_submission(STAGE, release_dir=release)
+    nb = catalogue.build_submission(STAGE, release_dir=release)
     if case.base == "wrong":
         with_cell_after(nb, "propagate", WRONG)
     if case.code:
-        code = case.code.replace("{repo}", str(classroom.REPO)).replace("{course}", str(workspace))
+        code = case.code.replace("{repo}", str(course.REPO)).replace("{course}", str(workspace))
         with_cell_after(nb, "propagate", code.replace("{port}", str(port)))
         if case.base == "wrong":  # the attack runs after the forged propagate is defined
             cells = nb.cells
@@ -94,7 +95,7 @@ def hostile_submission(case, workspace, release, port):
     if case.notebook == "renamed":
         target = folder / f"{STAGE} (1).ipynb"
     if case.notebook == "symlink":
-        (folder / "given.py").symlink_to(classroom.REPO / "autograder" / "reference.py")
+        (folder / "given.py").symlink_to(course.REPO / "autograder" / "reference.py")
     nbformat.write(nb, str(target))
 
 
@@ -144,10 +145,10 @@ def sandbox_processes():
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, monkeypatch_module):
     monkeypatch_module.setenv("FIRSTNEURON_SEED", "2026")
-    workspace = classroom.make_workspace(tmp_path_factory.mktemp("hostile") / "course")
-    release = classroom.generate_release(workspace, only=[STAGE])
+    workspace = course.make_workspace(tmp_path_factory.mktemp("hostile") / "course")
+    release = course.generate_release(workspace, only=[STAGE])
     for student, variants in CONTROLS.items():
-        classroom.submit(workspace, student, STAGE, classroom.build_submission(
+        catalogue.submit(workspace, student, STAGE, catalogue.build_submission(
             STAGE, variants or (), blank=variants is None, release_dir=release))
     overrides = {"Execute": {"timeout": CELL_TIMEOUT}}
     alone = grading.grade_class(workspace, STAGE, force=True, overrides=overrides, progress=False, echo=print)
@@ -157,7 +158,7 @@ def graded(tmp_path_factory, monkeypatch_module):
     for case in CASES:
         hostile_submission(case, workspace, release, listener.port)
     before = digest_tree(workspace, skip=OUTPUTS)
-    repo_before = {folder: digest_tree(classroom.REPO / folder) for folder in ("autograder", "solutions", "firstneuron")}
+    repo_before = {folder: digest_tree(course.REPO / folder) for folder in ("autograder", "solutions", "firstneuron")}
     start = time.monotonic()
     lines = []
     outcomes = grading.grade_class(workspace, STAGE, force=True, overrides=overrides, progress=False,
@@ -219,7 +220,7 @@ def test_the_course_folder_and_the_repository_are_unchanged(graded):
     changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
     assert changed == [], f"expected the course folder unchanged (submissions included), found {changed}"
     for folder, digests in graded["repo_before"].items():
-        now = digest_tree(classroom.REPO / folder)
+        now = digest_tree(course.REPO / folder)
         assert now == digests, f"expected {folder}/ unchanged, found changes in " \
                                f"{sorted(k for k in now.keys() | digests.keys() if now.get(k) != digests.get(k))}"
 

@@ -6,7 +6,9 @@ import sys
 import nbformat
 import pytest
 
-import classroom
+import catalogue
+import course
+import selfcheck
 
 STAGE = "01-sigmoid"
 
@@ -22,10 +24,10 @@ def digest(path):
 
 
 def test_a_correct_notebook_gets_full_marks_and_is_left_untouched(tmp_path):
-    path = write(classroom.build_submission(STAGE), tmp_path / STAGE / f"{STAGE}.ipynb")
+    path = write(catalogue.build_submission(STAGE), tmp_path / STAGE / f"{STAGE}.ipynb")
     before = digest(path)
     lines = []
-    assert classroom.self_check(STAGE, path, echo=lines.append), f"expected full marks, found {lines}"
+    assert selfcheck.self_check(STAGE, path, echo=lines.append), f"expected full marks, found {lines}"
     assert digest(path) == before, "expected the learner's notebook unchanged by the check"
     assert any(line.startswith("Score: 5/5") for line in lines), f"expected 'Score: 5/5', found {lines}"
     feedback = lines[-1].split("Feedback: ")[1].split(" (new")[0]
@@ -33,9 +35,9 @@ def test_a_correct_notebook_gets_full_marks_and_is_left_untouched(tmp_path):
 
 
 def test_an_untouched_notebook_says_not_attempted_yet_per_exercise(tmp_path):
-    path = write(classroom.build_submission(STAGE, blank=True), tmp_path / f"{STAGE}.ipynb")
+    path = write(catalogue.build_submission(STAGE, blank=True), tmp_path / f"{STAGE}.ipynb")
     lines = []
-    assert not classroom.self_check(STAGE, path, echo=lines.append), "expected no full marks for a blank notebook"
+    assert not selfcheck.self_check(STAGE, path, echo=lines.append), "expected no full marks for a blank notebook"
     cells = [line for line in lines if line.startswith("  ")]
     assert len(cells) == 3 and all("not attempted yet" in line for line in cells), \
         f"expected 'not attempted yet' for each of the 3 exercises, found {cells}"
@@ -43,40 +45,40 @@ def test_an_untouched_notebook_says_not_attempted_yet_per_exercise(tmp_path):
 
 
 def test_a_mistake_is_named(tmp_path):
-    path = write(classroom.build_submission(STAGE, ["sigmoid_sign_error"]), tmp_path / f"{STAGE}.ipynb")
+    path = write(catalogue.build_submission(STAGE, ["sigmoid_sign_error"]), tmp_path / f"{STAGE}.ipynb")
     lines = []
-    assert not classroom.self_check(STAGE, path, echo=lines.append)
+    assert not selfcheck.self_check(STAGE, path, echo=lines.append)
     failed = [line for line in lines if "sigmoid_tests" in line]
     assert failed and "0/2" in failed[0] and "a sign error" in failed[0], f"expected the sign error named, found {failed}"
 
 
 def test_a_renamed_notebook_saved_by_an_editor_that_drops_metadata_is_found_and_graded(tmp_path):
-    nb = classroom.build_submission(STAGE)
+    nb = catalogue.build_submission(STAGE)
     for cell in nb.cells:
         cell.metadata.pop("nbgrader", None)  # as some editors do
     write(nb, tmp_path / "folder" / "my copy of the sigmoid notebook.ipynb")
     write(nbformat.v4.new_notebook(), tmp_path / "folder" / "scratch.ipynb")
-    found = classroom.find_learner_notebook(STAGE, tmp_path / "folder")
+    found = selfcheck.find_learner_notebook(STAGE, tmp_path / "folder")
     assert found.name == "my copy of the sigmoid notebook.ipynb", f"expected the renamed notebook, found {found}"
     lines = []
-    assert classroom.self_check(STAGE, tmp_path / "folder", echo=lines.append), f"expected full marks, found {lines}"
+    assert selfcheck.self_check(STAGE, tmp_path / "folder", echo=lines.append), f"expected full marks, found {lines}"
     assert any("put back the grading information" in line for line in lines), f"expected a note on mended cells, found {lines}"
 
 
 def test_no_notebook_or_several_give_a_clear_message(tmp_path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(classroom.ClassroomError, match=r"rename your notebook to 01-sigmoid.ipynb"):
-        classroom.find_learner_notebook(STAGE, tmp_path / "empty")
+    with pytest.raises(course.CourseError, match=r"rename your notebook to 01-sigmoid.ipynb"):
+        selfcheck.find_learner_notebook(STAGE, tmp_path / "empty")
     for name in ("a.ipynb", "b.ipynb"):
-        write(classroom.build_submission(STAGE, blank=True), tmp_path / "two" / name)
-    with pytest.raises(classroom.ClassroomError, match=r"several notebooks hold 01-sigmoid's exercises \(a.ipynb, b.ipynb\)"):
-        classroom.find_learner_notebook(STAGE, tmp_path / "two")
+        write(catalogue.build_submission(STAGE, blank=True), tmp_path / "two" / name)
+    with pytest.raises(course.CourseError, match=r"several notebooks hold 01-sigmoid's exercises \(a.ipynb, b.ipynb\)"):
+        selfcheck.find_learner_notebook(STAGE, tmp_path / "two")
 
 
 def test_the_command_line_exit_code(tmp_path):
-    good = write(classroom.build_submission(STAGE), tmp_path / "good.ipynb")
-    blank = write(classroom.build_submission(STAGE, blank=True), tmp_path / "blank.ipynb")
-    script = str(classroom.AUTOGRADER / "classroom.py")
+    good = write(catalogue.build_submission(STAGE), tmp_path / "good.ipynb")
+    blank = write(catalogue.build_submission(STAGE, blank=True), tmp_path / "blank.ipynb")
+    script = str(course.AUTOGRADER / "classroom.py")
     runs = {name: subprocess.run([sys.executable, script, "check", STAGE, str(path)], capture_output=True, text=True)
             for name, path in (("good", good), ("blank", blank))}
     assert runs["good"].returncode == 0, f"expected exit 0 at full marks, found {runs['good'].returncode}: {runs['good'].stderr[-500:]}"

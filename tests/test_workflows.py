@@ -3,9 +3,9 @@ import re
 
 import yaml
 
-import classroom
+import course
 
-WORKFLOWS = sorted((classroom.REPO / ".github" / "workflows").glob("*.yml"))
+WORKFLOWS = sorted((course.REPO / ".github" / "workflows").glob("*.yml"))
 
 
 def test_there_is_a_workflow():
@@ -13,7 +13,7 @@ def test_there_is_a_workflow():
 
 
 def test_workflows_run_the_readme_test_command():
-    readme = (classroom.REPO / "README.md").read_text()
+    readme = (course.REPO / "README.md").read_text()
     command = re.search(r"^(make test)\b", readme, re.M)
     assert command, "expected the README to show `make test` at the start of a line"
     for path in WORKFLOWS:

@@ -1,7 +1,7 @@
+# This file is generated from autograder/reference.py by `make release`. Do not edit it.
 """Functions from the earlier stages, for 05-montage: flatten_and_standardize, sigmoid, initialize_with_zeros, propagate, optimize, predict, model.
 
-Generated from the course's reference implementation by `make release`;
-do not edit. Import them with ``from given import ...``.
+Import them with ``from given import ...``.
 """
 
 
@@ -84,6 +84,7 @@ def _check_Y(Y, m):
     return Y
 
 
+# Graded in stage 01-sigmoid.
 def sigmoid(z):
     """Compute the logistic sigmoid of `z`, element-wise.
 
@@ -112,6 +113,7 @@ def sigmoid(z):
     return s[()]
 
 
+# Graded in stage 01-sigmoid.
 def flatten_and_standardize(images):
     """Turn a stack of 8-bit images into the design matrix ``X``.
 
@@ -161,6 +163,7 @@ def flatten_and_standardize(images):
     return images.reshape(m, -1).T / 255.0
 
 
+# Graded in stage 02-propagate.
 def initialize_with_zeros(dim):
     """Create the zero-initialised parameters of one neuron.
 
@@ -192,6 +195,7 @@ def initialize_with_zeros(dim):
     return np.zeros((1, dim), dtype=np.float64), 0.0
 
 
+# Graded in stage 02-propagate.
 def propagate(w, b, X, Y):
     """Forward and backward pass: the cross-entropy cost and its gradient.
 
@@ -248,6 +252,7 @@ def propagate(w, b, X, Y):
     return {"dw": dw, "db": db}, cost
 
 
+# Graded in stage 03-optimize.
 def optimize(w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=False):
     """Fit ``w`` and ``b`` by batch gradient descent.
 
@@ -327,6 +332,7 @@ def optimize(w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=Fal
     return {"w": w, "b": float(b)}, grads, costs
 
 
+# Graded in stage 04-predict.
 def predict(w, b, X):
     """Predict labels 0 or 1 with the learned neuron.
 
@@ -359,6 +365,7 @@ def _accuracy(Y_prediction, Y):
     return float(100 - np.mean(np.abs(Y_prediction - Y)) * 100)
 
 
+# Graded in stage 04-predict.
 def model(X_train, Y_train, X_test, Y_test, num_iterations=2000, learning_rate=0.005,
           print_cost=False):
     """Build, train and evaluate one neuron (logistic regression).

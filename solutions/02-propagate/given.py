@@ -1,7 +1,7 @@
+# This file is generated from autograder/reference.py by `make release`. Do not edit it.
 """Functions from the earlier stages, for 02-propagate: flatten_and_standardize, sigmoid.
 
-Generated from the course's reference implementation by `make release`;
-do not edit. Import them with ``from given import ...``.
+Import them with ``from given import ...``.
 """
 
 
@@ -42,6 +42,7 @@ def _as_float_array(x, name):
         ) from exc
 
 
+# Graded in stage 01-sigmoid.
 def sigmoid(z):
     """Compute the logistic sigmoid of `z`, element-wise.
 
@@ -70,6 +71,7 @@ def sigmoid(z):
     return s[()]
 
 
+# Graded in stage 01-sigmoid.
 def flatten_and_standardize(images):
     """Turn a stack of 8-bit images into the design matrix ``X``.
 

@@ -1,7 +1,7 @@
+# This file is generated from autograder/reference.py by `make release`. Do not edit it.
 """Functions from the earlier stages, for 04-predict: flatten_and_standardize, sigmoid, initialize_with_zeros, propagate, optimize.
 
-Generated from the course's reference implementation by `make release`;
-do not edit. Import them with ``from given import ...``.
+Import them with ``from given import ...``.
 """
 
 
@@ -84,6 +84,7 @@ def _check_Y(Y, m):
     return Y
 
 
+# Graded in stage 01-sigmoid.
 def sigmoid(z):
     """Compute the logistic sigmoid of `z`, element-wise.
 
@@ -112,6 +113,7 @@ def sigmoid(z):
     return s[()]
 
 
+# Graded in stage 01-sigmoid.
 def flatten_and_standardize(images):
     """Turn a stack of 8-bit images into the design matrix ``X``.
 
@@ -161,6 +163,7 @@ def flatten_and_standardize(images):
     return images.reshape(m, -1).T / 255.0
 
 
+# Graded in stage 02-propagate.
 def initialize_with_zeros(dim):
     """Create the zero-initialised parameters of one neuron.
 
@@ -192,6 +195,7 @@ def initialize_with_zeros(dim):
     return np.zeros((1, dim), dtype=np.float64), 0.0
 
 
+# Graded in stage 02-propagate.
 def propagate(w, b, X, Y):
     """Forward and backward pass: the cross-entropy cost and its gradient.
 
@@ -248,6 +252,7 @@ def propagate(w, b, X, Y):
     return {"dw": dw, "db": db}, cost
 
 
+# Graded in stage 03-optimize.
 def optimize(w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=False):
     """Fit ``w`` and ``b`` by batch gradient descent.
 

@@ -1,0 +1,334 @@
+"""The course's files: paths, the stage registry, notebooks, given.py and nbgrader's release.
+
+Everything else builds on this module (it imports no other module of the
+course): the catalogue of variants, the grading driver, the self-check and
+the command line (``classroom.py``).
+"""
+import ast
+import contextlib
+import copy
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+from traitlets.config import Config
+
+REPO = Path(__file__).resolve().parent.parent
+AUTOGRADER = REPO / "autograder"
+SOLUTIONS = REPO / "solutions"
+RELEASE = REPO / "notebooks"
+GRADING = REPO / ".grading"
+
+SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+# What ipykernel reports for the course's Python: stored in every notebook so that JupyterLab,
+# which writes the kernel's language_info into the notebook it opens, finds nothing to change
+# and does not show a freshly opened notebook as modified.
+LANGUAGE_INFO = {
+    "codemirror_mode": {"name": "ipython", "version": sys.version_info[0]},
+    "file_extension": ".py",
+    "mimetype": "text/x-python",
+    "name": "python",
+    "nbconvert_exporter": "python",
+    "pygments_lexer": f"ipython{sys.version_info[0]}",
+    "version": ".".join(map(str, sys.version_info[:3])),
+}
+
+
+#: The functions each stage grades, in order. A stage's ``given.py`` holds the
+#: reference versions of everything graded before it.
+GRADED_FUNCTIONS = {
+    "01-sigmoid": ("flatten_and_standardize", "sigmoid"),
+    "02-propagate": ("initialize_with_zeros", "propagate"),
+    "03-optimize": ("optimize",),
+    "04-predict": ("predict", "model"),
+    "05-montage": ("montage",),
+}
+REFERENCE_FILE = AUTOGRADER / "reference.py"
+GIVEN_NAME = "given.py"
+
+
+class CourseError(Exception):
+    """A problem with the course files or a submission, with the file it concerns."""
+
+
+def stages():
+    """The stage (nbgrader assignment) names, in order: ``["01-sigmoid", ...]``."""
+    return sorted(p.name for p in SOLUTIONS.iterdir()
+                  if p.name[:2].isdigit() and notebook_path(SOLUTIONS, p.name).is_file())
+
+
+def notebook_path(folder, stage):
+    """The notebook of `stage` inside `folder` (``folder/stage/stage.ipynb``)."""
+    return Path(folder) / stage / f"{stage}.ipynb"
+
+
+# --- Notebook files ------------------------------------------------------------
+
+def normalize_notebook(nb):
+    """Clean in place: one generic kernel and its language_info, no editor fields, stable cell ids, streams merged.
+
+    Parameters
+    ----------
+    nb : nbformat.NotebookNode
+
+    Returns
+    -------
+    nb : nbformat.NotebookNode
+    """
+    nb.metadata = nbformat.NotebookNode(
+        kernelspec=dict(KERNELSPEC),
+        language_info=copy.deepcopy(LANGUAGE_INFO),
+    )
+    seen = set()
+    for index, cell in enumerate(nb.cells):
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        cell_id = cell.get("id") or grade_id or f"cell-{index:02d}"
+        while cell_id in seen:
+            cell_id = f"{cell_id}-{index:02d}"
+        cell["id"] = cell_id
+        seen.add(cell_id)
+        for key in ("collapsed", "scrolled", "execution", "jupyter", "vscode", "ExecuteTime"):
+            cell.metadata.pop(key, None)
+        merged = []  # one output per run of printing, however the kernel chunked it
+        for output in cell.get("outputs", []):
+            if (output.get("output_type") == "stream" and merged
+                    and merged[-1].get("output_type") == "stream" and merged[-1]["name"] == output["name"]):
+                merged[-1]["text"] += output["text"]
+            else:
+                merged.append(output)
+        if "outputs" in cell:
+            cell["outputs"] = merged
+    nbformat.validate(nb)
+    return nb
+
+
+def read_notebook(path):
+    """Read a notebook; a broken file raises CourseError naming it."""
+    try:
+        return nbformat.read(str(path), as_version=4)
+    except (OSError, ValueError, nbformat.ValidationError) as error:
+        raise CourseError(f"{path}: cannot read this notebook ({error})") from error
+
+
+def write_notebook(nb, path):
+    """Write `nb` as JSON with one-space indentation (nbformat's), ending with a newline."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+
+
+def grading_env():
+    """The environment for instructor notebooks (solutions, validation): autograder/ importable, no display."""
+    env = dict(os.environ)
+    paths = [str(AUTOGRADER)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    # nbgrader runs tools of its environment (alembic) by name.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["MPLBACKEND"] = "Agg"
+    env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+    return env
+
+
+@contextlib.contextmanager
+def environment(values):
+    """Set environment variables (inherited by kernels started meanwhile), restoring them afterwards."""
+    saved = dict(os.environ)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def run_notebook(nb, folder, timeout=120):
+    """Execute `nb` in place with a kernel working in `folder`, in the grading environment."""
+    from nbclient import NotebookClient
+
+    with environment(grading_env()):
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                       resources={"metadata": {"path": str(folder)}}).execute()
+    return nb
+
+
+def execute_notebook(path, timeout=120):
+    """Run a solution notebook in its folder and store its outputs, normalized."""
+    nb = run_notebook(read_notebook(path), path.parent, timeout)
+    write_notebook(normalize_notebook(nb), path)
+
+
+# --- given.py: earlier stages' functions, from the reference ---------------------
+
+def given_functions(stage):
+    """The functions graded before `stage`, which its ``given.py`` provides."""
+    names = list(GRADED_FUNCTIONS)
+    if stage not in names:
+        raise CourseError(f"{SOLUTIONS / stage}: not a stage of the course ({', '.join(names)})")
+    return [f for earlier in names[:names.index(stage)] for f in GRADED_FUNCTIONS[earlier]]
+
+
+def given_source(stage, reference_file=REFERENCE_FILE):
+    """The text of `stage`'s ``given.py``: the reference's functions graded before it.
+
+    Each function is copied from ``reference.py`` with the module-level
+    helpers and constants it uses, in the reference's order, so that there is
+    one source of truth for every solution a learner is handed.
+    """
+    text = reference_file.read_text()
+    tree = ast.parse(text)
+    defined, order, imports = {}, [], []
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            imports.append(ast.get_source_segment(text, node))
+        elif isinstance(node, ast.FunctionDef):
+            defined[node.name] = node
+            order.append(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    defined[target.id] = node
+                    order.append(target.id)
+    wanted = given_functions(stage)
+    needed, todo = set(), list(wanted)
+    while todo:
+        name = todo.pop()
+        if name in needed:
+            continue
+        if name not in defined:
+            raise CourseError(f"{reference_file}: no function {name!r} for {stage}'s {GIVEN_NAME}")
+        needed.add(name)
+        todo.extend(n.id for n in ast.walk(defined[name]) if isinstance(n, ast.Name) and n.id in defined)
+    graded_in = {f: earlier for earlier, functions in GRADED_FUNCTIONS.items() for f in functions}
+    parts = ["# This file is generated from autograder/reference.py by `make release`. Do not edit it.\n"
+             f'"""Functions from the earlier stages, for {stage}: {", ".join(wanted)}.\n\n'
+             'Import them with ``from given import ...``.\n"""',
+             "\n".join(imports)]
+    seen = set()
+    for name in order:
+        node = defined[name]
+        if name in needed and id(node) not in seen:
+            seen.add(id(node))
+            where = f"# Graded in stage {graded_in[name]}.\n" if name in graded_in else ""
+            parts.append(where + ast.get_source_segment(text, node))
+    return "\n\n\n".join(parts) + "\n"
+
+
+def write_given():
+    """Write ``given.py`` into every stage of solutions/ after the first."""
+    for stage in stages():
+        if given_functions(stage):
+            (SOLUTIONS / stage / GIVEN_NAME).write_text(given_source(stage))
+
+
+# --- nbgrader --------------------------------------------------------------------
+
+def make_workspace(path, only=None):
+    """A fresh grading workspace at `path`: a config that loads the course's, and solutions/ (or `only` stages)."""
+    path = Path(path)
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    (path / "nbgrader_config.py").write_text(
+        "# Grading workspace: the course's configuration, rooted here.\n"
+        "c = get_config()  # noqa: F821\n"
+        f"load_subconfig({str(REPO / 'nbgrader_config.py')!r})  # noqa: F821\n")
+    for stage in only or stages():
+        shutil.copytree(SOLUTIONS / stage, path / "solutions" / stage,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    return path
+
+
+def generate_release(workspace, only=None):
+    """nbgrader's generate_assignment (in this process) for every stage, or those in `only`; returns notebooks/."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    workspace = Path(workspace)
+    config = load_course_config(workspace)
+    api = NbGraderAPI(CourseDirectory(config=config), config=config)
+    for stage in only or stages():
+        result = api.generate_assignment(stage, force=True, create=True)
+        if not result["success"]:
+            reason = last_error_line(result.get("error") or result.get("log") or "")
+            raise CourseError(f"{notebook_path(SOLUTIONS, stage)}: nbgrader generate_assignment failed: {reason}")
+    return workspace / "notebooks"
+
+
+def release():
+    """Regenerate ``given.py`` files and the committed release, notebooks/, from solutions/."""
+    write_given()
+    with tempfile.TemporaryDirectory() as tmp:
+        generated = generate_release(make_workspace(Path(tmp) / "course"))
+        if RELEASE.exists():
+            shutil.rmtree(RELEASE)
+        shutil.copytree(generated, RELEASE)
+    print(f"release regenerated in {RELEASE.relative_to(REPO)}/ for stages {', '.join(stages())}")
+
+
+def validate(path, invert=False):
+    """nbgrader's validator with an answer: True when the notebook passes (or, inverted, fails) all tests.
+
+    ``nbgrader validate`` exits 0 whatever it finds; this prints the same
+    report and returns the verdict, for an exit code.
+    """
+    from nbgrader.validator import Validator
+    from traitlets.config import Config
+
+    class Verdict(Validator):
+        """nbgrader's Validator, keeping the results it prints (the notebook runs once)."""
+
+        def validate(self, filename):
+            self.results = super().validate(filename)
+            return self.results
+
+    config = Config()
+    config.Validator.invert = invert
+    validator = Verdict(config=config)
+    with environment(grading_env()):
+        validator.validate_and_print(str(Path(path).resolve()))
+    return not validator.results
+
+
+def load_course_config(course, overrides=None):
+    """The course folder's nbgrader configuration (its ``nbgrader_config.py``), with `overrides`."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    bin_folder = str(Path(sys.executable).parent)  # nbgrader runs its environment's `alembic` by name
+    if bin_folder not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([bin_folder, os.environ.get("PATH", "")])
+    course = Path(course).resolve()
+    path = course / "nbgrader_config.py"
+    if not path.is_file():
+        raise CourseError(f"{path}: no nbgrader configuration in the course folder")
+    config = PyFileConfigLoader(path.name, path=str(course)).load_config()
+    config.CourseDirectory.root = str(course)
+    config.Sandbox.course_folder = str(course)
+    if overrides:
+        config.merge(Config(overrides))
+    return config
+
+
+def last_error_line(text):
+    """The line of a log that best says what went wrong (the last exception, else the last line)."""
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    exceptions = [line for line in lines if "Error" in line or "Exception" in line]
+    return (exceptions or lines or ["unknown error"])[-1][:300]
+
+
+# --- Solutions ---------------------------------------------------------------------
+
+def strip_solution_markers(source):
+    """A solution cell's code as a learner would write it: the nbgrader markers removed."""
+    lines = [line for line in source.splitlines() if line.strip() not in SOLUTION_MARKERS]
+    return "\n".join(lines)
+
+
+def solution_cells(stage):
+    """The solution code of each solution cell of `stage`, by grade_id, markers removed."""
+    nb = read_notebook(notebook_path(SOLUTIONS, stage))
+    return {cell.metadata.nbgrader.grade_id: strip_solution_markers(cell.source)
+            for cell in nb.cells if cell.metadata.get("nbgrader", {}).get("solution")}

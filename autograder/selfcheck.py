@@ -1,0 +1,151 @@
+"""The learner's self-check: ``make check STAGE=...`` grades one notebook with the real autograder.
+
+The stage's release and gradebook are built once per hash of its source
+(``.grading/check/STAGE/course``); each check grades a copy of it in a
+private folder, in this process, and keeps its feedback page with a time
+stamp (the last `CHECK_HISTORY` of them).
+"""
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import grading
+import sandbox
+from catalogue import submit
+from course import (GRADED_FUNCTIONS, GRADING, RELEASE, REPO, SOLUTIONS, CourseError, generate_release,
+                    make_workspace, notebook_path, read_notebook)
+
+
+def find_learner_notebook(stage, path=None):
+    """The learner's notebook of `stage`, wherever it is.
+
+    `path` if it is a notebook; else the notebooks in `path` (default
+    ``notebooks/STAGE/``) that hold this stage's graded cells, which finds a
+    renamed copy.  Raises CourseError saying what to rename or pass when
+    there is none or more than one.
+    """
+    if path is not None and Path(path).is_file():
+        return Path(path)
+    folder = Path(path) if path is not None else RELEASE / stage
+    expected = folder / f"{stage}.ipynb"
+    if expected.is_file():
+        return expected
+    if not folder.is_dir():
+        raise CourseError(f"{folder}: no such folder; expected your notebook at {expected}")
+    wanted = set(GRADED_FUNCTIONS.get(stage, ()))
+    found = []
+    for candidate in sorted(folder.glob("*.ipynb")):
+        try:
+            cells = read_notebook(candidate).cells
+        except CourseError:
+            continue
+        ids = {c.get("id") for c in cells} | {c.metadata.get("nbgrader", {}).get("grade_id") for c in cells}
+        if wanted <= ids:
+            found.append(candidate)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise CourseError(f"{expected}: not found, and no other notebook in {folder} holds the "
+                             f"exercises of {stage}; rename your notebook to {expected.name}")
+    names = ", ".join(p.name for p in found)
+    raise CourseError(f"{folder}: several notebooks hold {stage}'s exercises ({names}); say which one "
+                         f"to check: make check STAGE={stage} NOTEBOOK=path/to/it.ipynb")
+
+
+#: Feedback pages of earlier self-checks kept per stage.
+CHECK_HISTORY = 5
+
+
+def source_hash(stage):
+    """A hash of what `stage`'s release is generated from (its source folder and the course's configuration)."""
+    digest = hashlib.sha256()
+    for path in [REPO / "nbgrader_config.py", *sorted((SOLUTIONS / stage).rglob("*"))]:
+        if path.is_file() and "__pycache__" not in path.parts and ".ipynb_checkpoints" not in path.parts:
+            digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def _locked(path):
+    """Hold an exclusive lock on `path` (where the platform has one) while the block runs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        try:
+            import fcntl
+        except ImportError:  # Windows: checks of one stage at the same time may rebuild the release twice
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def check_course(stage):
+    """A graded-ready course folder for `stage` (its release and gradebook), rebuilt only when its source changed."""
+    folder = GRADING / "check" / stage
+    course, stamp = folder / "course", folder / "course.sha256"
+    with _locked(folder / "course.lock"):
+        wanted = source_hash(stage)
+        if not (stamp.is_file() and stamp.read_text() == wanted and (course / "gradebook.db").is_file()):
+            make_workspace(course, only=[stage])
+            generate_release(course, only=[stage])
+            stamp.write_text(wanted)
+    return course
+
+
+def self_check(stage, notebook=None, echo=print):
+    """Grade a learner's own notebook with the real autograder, hidden tests included.
+
+    The notebook is copied into a private folder under ``.grading/check/STAGE``
+    (so that two checks at once do not collide), never changed; the
+    repository's files and any gradebook are not touched.  The feedback page is
+    kept with a time stamp in its name, with the last `CHECK_HISTORY` ones.
+
+    Returns
+    -------
+    full_marks : bool
+    """
+    if stage not in GRADED_FUNCTIONS:
+        raise CourseError(f"{stage}: not a stage of the course ({', '.join(GRADED_FUNCTIONS)})")
+    path = find_learner_notebook(stage, notebook)
+    echo(f"Checking {path} ({stage}) with the autograder ...")
+    nb = read_notebook(path)
+    course = check_course(stage)
+    use_sandbox = sandbox.warn_if_unavailable(echo)
+    history = GRADING / "check" / stage / "feedback"
+    with tempfile.TemporaryDirectory(prefix="run-", dir=GRADING / "check" / stage) as tmp:
+        workspace = Path(tmp) / "course"
+        shutil.copytree(course, workspace)
+        submit(workspace, "self", stage, nb)
+        outcome = grading.grade_class(workspace, stage, ["self"], force=True, sandbox=use_sandbox,
+                                      executor=grading.InlineExecutor(), progress=False, warm=False,
+                                      echo=lambda line: None)[0]
+        if not outcome.graded:
+            raise CourseError(f"{path}: could not be graded: {outcome.reason}")
+        page = history / f"{stage}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.html"
+        history.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(notebook_path(workspace / "feedback" / "self", stage).with_suffix(".html"), page)
+    for old in sorted(history.glob(f"{stage}-*.html"))[:-CHECK_HISTORY]:
+        old.unlink(missing_ok=True)
+    if outcome.manual_review:
+        echo(f"(mended before grading: {outcome.manual_review}; your editor had dropped them)")
+    for cell, (score, maximum) in outcome.cells.items():
+        message = outcome.messages.get(cell, "")
+        if score >= maximum:
+            verdict = "passed"
+        elif message.startswith("Not attempted"):
+            verdict = "not attempted yet"
+        else:
+            verdict = f"failed: {message}" if message else "failed"
+        echo(f"  {cell:32} {score:g}/{maximum:g}  {verdict}")
+    echo(f"Score: {outcome.score:g}/{outcome.max_score:g}")
+    echo(f"Feedback: {page} (new; the last {CHECK_HISTORY} are kept in {history})")
+    return outcome.max_score > 0 and outcome.score >= outcome.max_score
+
+
