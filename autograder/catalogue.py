@@ -9,7 +9,10 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from course import AUTOGRADER, RELEASE, CourseError, notebook_path, read_notebook, solution_cells, write_notebook
+from nbgrader.utils import is_solution
+
+from course import (AUTOGRADER, RELEASE, CourseError, cell_grade_id, notebook_path, read_notebook, solution_cells,
+                    write_notebook)
 
 VARIANTS_DIR = AUTOGRADER / "variants"
 
@@ -91,8 +94,8 @@ def build_submission(stage, variant_ids=(), blank=False, release_dir=RELEASE):
         if variant.stage == stage:
             sources[variant.cell] = apply_variant(sources[variant.cell], variant)
     for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if cell.metadata.get("nbgrader", {}).get("solution") and grade_id in sources:
+        grade_id = cell_grade_id(cell)
+        if is_solution(cell) and grade_id in sources:
             cell.source = sources[grade_id]
     return nb
 

@@ -92,9 +92,11 @@ class CheckFailure(AssertionError):
     `error` is the exception the learner's function raised, when that is why the check failed.
     """
 
-    def __init__(self, message, mistake=None, error=None):
-        super().__init__(message)
-        self.mistake = mistake
+    def __init__(self, message, mistake=None, error=None, hint=None):
+        super().__init__(message + (f" Likely mistake: {hint}" if hint else ""))
+        self.problem = message  # what was observed, without the diagnosis
+        self.mistake = mistake  # the diagnosis's name, the data a report counts
+        self.hint = hint  # what the diagnosis tells the learner
         self.error = error
 
 
@@ -108,10 +110,8 @@ def fail(function, problem, seed, mistake=None, advice=None):
     """Raise the CheckFailure a learner reads in the feedback."""
     message = f"{function}: {problem}" + (f" (case seed {seed})." if seed is not None else ".")
     if mistake is not None:
-        message += f" Likely mistake: {mistake.hint}"
-    elif advice:
-        message += f" {advice}"
-    raise CheckFailure(message, mistake.name if mistake is not None else None)
+        raise CheckFailure(message, mistake.name, hint=mistake.hint)
+    raise CheckFailure(message + (f" {advice}" if advice else ""))
 
 
 def require(function, seed, assertion, *args, mistake=None, **kwargs):
@@ -269,10 +269,9 @@ def explain(error, name, seed, case, args=()):
             break
     message = f"{name}: {problem}" + (f" (case seed {seed})." if seed is not None else ".")
     if cause is not None:
-        message += f" Likely mistake: {cause.hint}"
-    else:
-        message += " Run the function on these shapes in your notebook to see which line fails."
-    raise CheckFailure(message, cause.name if cause is not None else None, error=error)
+        raise CheckFailure(message, cause.name, error=error, hint=cause.hint)
+    raise CheckFailure(message + " Run the function on these shapes in your notebook to see which line fails.",
+                       error=error)
 
 
 def call(function, name, seed, *args, case=""):
@@ -1119,10 +1118,9 @@ def check_model(model, seed=None):
         found = re.search(r"broadcast together with shapes (\S+) (\S+)", str(raised.error))
         if found and f"{found.group(1)} {found.group(2)}" in sets:
             # The predictions of one set compared with the labels of the other: they were swapped.
-            message = str(raised).split(" Likely mistake:")[0]
-            raise CheckFailure(f"{message} Likely mistake: Y_prediction_train and Y_prediction_test are swapped: "
-                               "predict X_train for Y_prediction_train and X_test for Y_prediction_test.",
-                               "model_predictions_swapped", error=raised.error)
+            raise CheckFailure(raised.problem, "model_predictions_swapped", error=raised.error,
+                               hint="Y_prediction_train and Y_prediction_test are swapped: predict X_train for "
+                                    "Y_prediction_train and X_test for Y_prediction_test.")
         raise raised
 
     d, printed = run()
@@ -1318,7 +1316,7 @@ def check_montage(montage, seed=None):
              advice=advice)
     if raised_on:
         shape, failure = raised_on[0]
-        message = str(failure).split(" Likely mistake:")[0].split(" Run the function")[0]
+        message = failure.problem.split(" Run the function")[0]
         shapes = re.search(r"from shape \(([\d,\s]*)\) into shape \(([\d,\s]*)\)", str(failure.error))
         if shapes:
             source, target = ([int(x) for x in group.split(",") if x.strip()] for group in shapes.groups())
@@ -1327,18 +1325,18 @@ def check_montage(montage, seed=None):
                 mistake = Mistake("montage_dropped_channel", "the picture has no colour axis: for colour images "
                                   "of shape (k, h, w, 3) it has shape (H, W, 3); add images.shape[3:] to the shape "
                                   "of the canvas.", None)
-                raise CheckFailure(f"{message} Likely mistake: {mistake.hint}", mistake.name, error=failure.error)
+                raise CheckFailure(message, mistake.name, error=failure.error, hint=mistake.hint)
             if source[:2] == target[:2][::-1] and source[0] != source[1]:
                 # An image of h × w pixels put into a place of w × h: the place is transposed.
-                raise CheckFailure(f"{message} Likely mistake: {MONTAGE_SHAPE_MISTAKES[3].hint}",
-                                   MONTAGE_SHAPE_MISTAKES[3].name, error=failure.error)
+                raise CheckFailure(message, MONTAGE_SHAPE_MISTAKES[3].name, error=failure.error,
+                                   hint=MONTAGE_SHAPE_MISTAKES[3].hint)
             non_squares = {s[0] for s in shapes_tried if math.isqrt(s[0]) ** 2 != s[0]}
             failed_k = {s[0] for s, _ in raised_on}
             smaller = len(target) == len(source) and target[:2] != source[:2] and all(
                 t <= u for t, u in zip(target[:2], source[:2]))
             if smaller and failed_k <= non_squares and len(raised_on) < len(shapes_tried):
                 # A place cut short at the edge, only when k is not a perfect square: the grid is too small.
-                raise CheckFailure(f"{message} It fails only when k is not a perfect square. Likely mistake: "
-                                   f"{MONTAGE_SHAPE_MISTAKES[0].hint}", MONTAGE_SHAPE_MISTAKES[0].name,
-                                   error=failure.error)
+                raise CheckFailure(f"{message} It fails only when k is not a perfect square.",
+                                   MONTAGE_SHAPE_MISTAKES[0].name, error=failure.error,
+                                   hint=MONTAGE_SHAPE_MISTAKES[0].hint)
         raise failure

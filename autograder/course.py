@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 import nbformat
+from nbgrader.utils import is_solution
 from traitlets.config import Config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,15 +39,6 @@ LANGUAGE_INFO = {
 }
 
 
-#: The functions each stage grades, in order. A stage's ``given.py`` holds the
-#: reference versions of everything graded before it.
-GRADED_FUNCTIONS = {
-    "01-sigmoid": ("flatten_and_standardize", "sigmoid"),
-    "02-propagate": ("initialize_with_zeros", "propagate"),
-    "03-optimize": ("optimize",),
-    "04-predict": ("predict", "model"),
-    "05-montage": ("montage",),
-}
 REFERENCE_FILE = AUTOGRADER / "reference.py"
 GIVEN_NAME = "given.py"
 
@@ -59,6 +51,37 @@ def stages():
     """The stage (nbgrader assignment) names, in order: ``["01-sigmoid", ...]``."""
     return sorted(p.name for p in SOLUTIONS.iterdir()
                   if p.name[:2].isdigit() and notebook_path(SOLUTIONS, p.name).is_file())
+
+
+def cell_grade_id(cell):
+    """The nbgrader grade_id of `cell`, or None (nbgrader.utils has is_grade and is_solution, not this)."""
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def diagnoses(path):
+    """The diagnoses the hidden checks left in an autograded notebook: ``{grade_id: {"name", "hint"}}``."""
+    if not Path(path).is_file():
+        return {}
+    return {cell_grade_id(c): c.metadata["firstneuron"]["diagnosis"] for c in read_notebook(path).cells
+            if "diagnosis" in c.get("metadata", {}).get("firstneuron", {})}
+
+
+def graded_functions():
+    """The stage registry: ``{stage: (function, ...)}``, in order.
+
+    A stage grades the functions whose exercise cell (an nbgrader solution
+    cell) has the function's name as grade_id and whose reference version is
+    in ``reference.py``; so a new stage is its reference function(s), its
+    checks and its notebook.  A stage's ``given.py`` holds the reference
+    versions of everything graded before it.
+    """
+    reference = {node.name for node in ast.parse(REFERENCE_FILE.read_text()).body if isinstance(node, ast.FunctionDef)}
+    registry = {}
+    for stage in stages():
+        nb = nbformat.read(str(notebook_path(SOLUTIONS, stage)), as_version=4)
+        registry[stage] = tuple(c.metadata.nbgrader.grade_id for c in nb.cells
+                                if is_solution(c) and c.metadata.nbgrader.get("grade_id") in reference)
+    return registry
 
 
 def notebook_path(folder, stage):
@@ -85,7 +108,7 @@ def normalize_notebook(nb):
     )
     seen = set()
     for index, cell in enumerate(nb.cells):
-        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        grade_id = cell_grade_id(cell)
         cell_id = cell.get("id") or grade_id or f"cell-{index:02d}"
         while cell_id in seen:
             cell_id = f"{cell_id}-{index:02d}"
@@ -161,6 +184,10 @@ def execute_notebook(path, timeout=120):
 
 
 # --- given.py: earlier stages' functions, from the reference ---------------------
+
+#: The stage registry (see `graded_functions`).
+GRADED_FUNCTIONS = graded_functions()
+
 
 def given_functions(stage):
     """The functions graded before `stage`, which its ``given.py`` provides."""
@@ -331,4 +358,4 @@ def solution_cells(stage):
     """The solution code of each solution cell of `stage`, by grade_id, markers removed."""
     nb = read_notebook(notebook_path(SOLUTIONS, stage))
     return {cell.metadata.nbgrader.grade_id: strip_solution_markers(cell.source)
-            for cell in nb.cells if cell.metadata.get("nbgrader", {}).get("solution")}
+            for cell in nb.cells if is_solution(cell)}

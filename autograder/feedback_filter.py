@@ -22,6 +22,7 @@ from latex2mathml.converter import convert as latex_to_mathml
 from nbconvert.exporters import HTMLExporter
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades, NbGraderPreprocessor
+from nbgrader.utils import is_grade, is_solution
 
 NOT_ATTEMPTED = "Not attempted yet: replace `raise NotImplementedError()` with your code."
 NEEDS_AN_EXERCISE = ("Not run: this cell uses an exercise above that is not attempted yet "
@@ -73,7 +74,7 @@ def learner_errors(nb):
     """
     lines, open_exercise, any_open = {}, False, False
     for index, cell in enumerate(nb.cells):
-        if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+        if is_solution(cell):
             open_exercise = unattempted(cell)
             any_open = any_open or open_exercise
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
@@ -98,7 +99,7 @@ def failure_messages(path):
         return {}
     nb = nbformat.read(str(path), as_version=4)
     return {nb.cells[i].metadata["nbgrader"]["grade_id"]: line for i, line in learner_errors(nb).items()
-            if nb.cells[i].metadata.get("nbgrader", {}).get("grade")}
+            if is_grade(nb.cells[i])}
 
 
 class ShortenTracebacks(NbGraderPreprocessor):

@@ -43,7 +43,7 @@ import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets.config import Config
 
-from course import last_error_line, load_course_config
+from course import cell_grade_id, diagnoses, last_error_line, load_course_config
 
 REPO = Path(__file__).resolve().parent.parent
 DONE_MARK = ".graded"
@@ -75,6 +75,7 @@ class Outcome:
     needs_manual_grade: bool = False
     manual_review: str = ""  # why a person should look (a renamed or mended notebook)
     messages: dict = field(default_factory=dict)  # failed test cell -> the line its feedback shows
+    diagnoses: dict = field(default_factory=dict)  # failed test cell -> {"name", "hint"} of the named mistake
     skipped: bool = False
 
 
@@ -272,7 +273,7 @@ def mend_cells(nb, release_nb):
         notes.append(f"put back the grading information of {restored} cell(s)")
     seen, copies = set(), 0
     for cell in nb.cells:  # a pasted copy of a graded cell runs as an ordinary cell; the first one is graded
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        grade_id = cell_grade_id(cell)
         if grade_id in seen:
             del cell.metadata["nbgrader"]
             copies += 1
@@ -280,12 +281,12 @@ def mend_cells(nb, release_nb):
             seen.add(grade_id)
     if copies:
         notes.append(f"{copies} duplicated graded cell(s) graded once")
-    present = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
+    present = {cell_grade_id(c) for c in nb.cells}
     missing = 0
     position = 0
     for cell in release_nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        found = [i for i, c in enumerate(nb.cells) if grade_id and c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
+        grade_id = cell_grade_id(cell)
+        found = [i for i, c in enumerate(nb.cells) if grade_id and cell_grade_id(c) == grade_id]
         if found:
             position = found[0] + 1
         elif grade_id and grade_id not in present:
@@ -372,7 +373,7 @@ def make_executor(workers=None, scheduler=None):
 
 
 def grade_class(course, stage, students=None, force=False, sandbox=True, workers=None, scheduler=None,
-                executor=None, overrides=None, progress=True, warm=True, echo=print):
+                executor=None, overrides=None, progress=True, warm=True, timings=None, echo=print):
     """Grade every submission of `stage` in the nbgrader course folder `course`.
 
     Parameters
@@ -399,6 +400,8 @@ def grade_class(course, stage, students=None, force=False, sandbox=True, workers
         Show a progress bar (tqdm) with an estimate of the time left.
     warm : bool, default=True
         Let each worker boot its next sandboxed kernel while it grades (off for a single submission).
+    timings : dict, optional
+        Filled with the seconds of ``"grading"`` (until every grade is in) and ``"feedback"``.
 
     Returns
     -------
@@ -407,6 +410,8 @@ def grade_class(course, stage, students=None, force=False, sandbox=True, workers
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
+    start = time.monotonic()
+    timings = {} if timings is None else timings
     course = Path(course).resolve()
     config = load_course_config(course, overrides)
     config.TrustedExecute.sandbox = sandbox
@@ -452,14 +457,22 @@ def grade_class(course, stage, students=None, force=False, sandbox=True, workers
                 continue
             future = executor.submit(execute_submission, nbformat.writes(nb), files, settings)
             futures[future] = (student, folder, digest, note)
+        digests = {}
         for future in concurrent.futures.as_completed(futures):
             student, folder, digest, note = futures[future]
-            outcome = _record(api, course, stage, student, folder, digest, note, future.result())
+            outcome = _record(api, stage, student, folder, note, future.result())
             shutil.rmtree(staging / student / stage, ignore_errors=True)
             outcomes.append(outcome)
+            digests[student] = digest
             bar.update(1)
             if not outcome.graded:
                 bar.write(f"not graded: {student} {stage}: {outcome.reason}")
+        timings["grading"] = time.monotonic() - start
+        bar.close()
+        for outcome in outcomes:  # feedback once every grade is in (its pages read the gradebook)
+            if outcome.graded and not outcome.skipped:
+                _feedback(api, course, outcome, digests[outcome.student])
+        timings["feedback"] = time.monotonic() - start - timings["grading"]
     finally:
         bar.close()
         _remove_empty_folders(course / STAGING)  # empty once every staged copy was graded
@@ -469,6 +482,7 @@ def grade_class(course, stage, students=None, force=False, sandbox=True, workers
                 client.close()
     _fill_scores(course, outcomes)
     echo(grading_summary(outcomes))
+    echo(f"  grading {timings.get('grading', 0):.0f} s, then feedback {timings.get('feedback', 0):.0f} s")
     return outcomes
 
 
@@ -479,8 +493,8 @@ def _remove_empty_folders(root):
             Path(folder).rmdir()
 
 
-def _record(api, course, stage, student, folder, digest, note, result):
-    """nbgrader's autograde and feedback for one executed submission (in the driver: one writer)."""
+def _record(api, stage, student, folder, note, result):
+    """nbgrader's autograde of one executed submission (in the driver: the gradebook's one writer)."""
     seconds = result.get("seconds", 0.0)
     path = Path(folder) / f"{stage}.ipynb"
     if "error" in result:
@@ -488,20 +502,25 @@ def _record(api, course, stage, student, folder, digest, note, result):
     ReplayExecute.results[(student, stage, stage)] = nbformat.reads(result["notebook"], as_version=4)
     try:
         done = api.autograde(stage, student, force=True, create=True)
-        if not done.get("success"):
-            reason = last_error_line(done.get("error") or done.get("log") or "nbgrader autograde failed")
-            return Outcome(student, stage, False, f"{path}: {reason}", seconds)
-        feedback = api.generate_feedback(stage, student, force=True)
-        if not feedback.get("success"):
-            reason = last_error_line(feedback.get("error") or feedback.get("log") or "")
-            return Outcome(student, stage, False, f"{path}: feedback: {reason}", seconds)
     finally:
         ReplayExecute.results.pop((student, stage, stage), None)
-    mark = Path(course) / "autograded" / student / stage / DONE_MARK
+    if not done.get("success"):
+        reason = last_error_line(done.get("error") or done.get("log") or "nbgrader autograde failed")
+        return Outcome(student, stage, False, f"{path}: {reason}", seconds)
+    return Outcome(student, stage, True, seconds=seconds, manual_review=note)
+
+
+def _feedback(api, course, outcome, digest):
+    """nbgrader's feedback page for a graded submission, then the mark that says it is done."""
+    feedback = api.generate_feedback(outcome.stage, outcome.student, force=True)
+    if not feedback.get("success"):
+        reason = last_error_line(feedback.get("error") or feedback.get("log") or "")
+        outcome.graded, outcome.reason = False, f"feedback: {reason}"
+        return
+    mark = Path(course) / "autograded" / outcome.student / outcome.stage / DONE_MARK
     temporary = mark.with_suffix(".tmp")
     temporary.write_text(digest + "\n")
     os.replace(temporary, mark)
-    return Outcome(student, stage, True, seconds=seconds, manual_review=note)
 
 
 class _NoBar:
@@ -548,6 +567,7 @@ def _fill_scores(course, outcomes):
                         outcome.failed_cells.append(g.name)
             autograded = Path(course) / "autograded" / outcome.student / outcome.stage / f"{outcome.stage}.ipynb"
             outcome.messages = failure_messages(autograded)
+            outcome.diagnoses = diagnoses(autograded)
 
 
 def grading_summary(outcomes):

@@ -28,6 +28,7 @@ import warnings
 from dataclasses import dataclass, field
 
 import nbformat
+from nbgrader.utils import is_grade, is_solution
 import numpy as np
 
 import catalogue
@@ -63,13 +64,13 @@ def hidden_tests(stage):
 def visible_tests(stage):
     """The visible part of each test cell of `stage` (what follows the hidden tests), by grade_id."""
     return {c.metadata.nbgrader.grade_id: HIDDEN.sub("", c.source) for c in _cells(stage)
-            if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata.nbgrader.get("solution")}
+            if is_grade(c) and not is_solution(c)}
 
 
 def points(stage):
     """Points of each test cell of `stage`, by grade_id."""
     return {c.metadata.nbgrader.grade_id: c.metadata.nbgrader.get("points", 0) for c in _cells(stage)
-            if c.metadata.get("nbgrader", {}).get("grade")}
+            if is_grade(c)}
 
 
 def own_cells(stage, cell):
@@ -186,7 +187,7 @@ def run_notebook(stage, variants=(), seeds=SEEDS):
     sources = _sources(stage, variants)
     hidden, visible = hidden_tests(stage), visible_tests(stage)
     cells = _cells(stage)
-    last = max(i for i, c in enumerate(cells) if c.metadata.get("nbgrader", {}).get("grade"))
+    last = max(i for i, c in enumerate(cells) if is_grade(c))
     failures = {}
     for cell in cells[:last + 1]:
         meta = cell.metadata.get("nbgrader", {})

@@ -20,7 +20,6 @@ from feedback_filter import failure_messages  # noqa: E402
 
 #: A student below this share of a stage's points is listed for attention.
 LOW_SCORE = 0.5
-LIKELY = "Likely mistake: "
 
 
 def collect(workspace):
@@ -49,8 +48,10 @@ def collect(workspace):
                 ungraded.append((student, stage, "autograding failed: see logs/" + student))
                 continue
             scores[stage][student] = (submission.score, submission.max_score)
+            diagnoses = course.diagnoses(autograded)
             for cell, line in failure_messages(autograded).items():
-                key = line.split(LIKELY, 1)[1] if LIKELY in line else line.split(" (case seed")[0]
+                diagnosis = diagnoses.get(cell)  # data from the check that named it; else what was observed
+                key = diagnosis["hint"] if diagnosis and diagnosis.get("hint") else line.split(" (case seed")[0]
                 mistakes[(stage, cell)][key] += 1
     return scores, mistakes, ungraded
 

@@ -203,7 +203,8 @@ class SandboxedKernelManager(AsyncKernelManager):
             if Path(folder).is_dir():
                 bwrap += ["--tmpfs", folder]
         # The Python environment and the learner-facing package, wherever they are.
-        python = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), LEARNER_PACKAGE}
+        python = {Path(sys.prefix), Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), LEARNER_PACKAGE,
+                  Path(sys.executable).parent}  # as named and as resolved (a venv may be a symlink)
         for folder in sorted(python):
             bwrap += ["--ro-bind", str(folder), str(folder)]
         bwrap += ["--bind", str(self.scratch), str(self.scratch), "--chdir", str(self._work_folder()),

@@ -16,7 +16,7 @@ from pathlib import Path
 import grading
 import sandbox
 from catalogue import submit
-from course import (GRADED_FUNCTIONS, GRADING, RELEASE, REPO, SOLUTIONS, CourseError, generate_release,
+from course import (GRADED_FUNCTIONS, cell_grade_id, GRADING, RELEASE, REPO, SOLUTIONS, CourseError, generate_release,
                     make_workspace, notebook_path, read_notebook)
 
 
@@ -43,7 +43,7 @@ def find_learner_notebook(stage, path=None):
             cells = read_notebook(candidate).cells
         except CourseError:
             continue
-        ids = {c.get("id") for c in cells} | {c.metadata.get("nbgrader", {}).get("grade_id") for c in cells}
+        ids = {c.get("id") for c in cells} | {cell_grade_id(c) for c in cells}
         if wanted <= ids:
             found.append(candidate)
     if len(found) == 1:

@@ -23,6 +23,7 @@ and learner-made HTML or JavaScript is never kept in the notebook.
 import asyncio
 import builtins
 import contextlib
+import io
 import json
 import re
 import sys
@@ -33,6 +34,7 @@ import nbformat
 from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
+from nbgrader.utils import is_grade, is_solution
 from traitlets import Bool, Integer
 
 import sandbox
@@ -66,9 +68,10 @@ class LearnerException(Exception):
 def learner_exception(error):
     """The exception a check sees for `error` (the kernel's report): a builtin class where it was one."""
     name, message = str(error.get("type", "Exception")), str(error.get("message", ""))
+    name = name if name.isidentifier() else "LearnerException"
     cls = getattr(builtins, name, None)
     if not (error.get("builtin") and isinstance(cls, type) and issubclass(cls, Exception)):
-        cls = type(name if name.isidentifier() else "LearnerException", (LearnerException,), {})
+        cls = type(name, (LearnerException,), {})
     try:
         exception = cls(message)
     except (TypeError, ValueError):  # builtins with other signatures (UnicodeDecodeError ...)
@@ -254,19 +257,27 @@ def error_output(ename, evalue):
 
 
 def run_hidden(source, channel):
-    """Run hidden tests here, against the learner's kernel; None if they pass, else an error output."""
+    """Run hidden tests here, against the learner's kernel.
+
+    Returns
+    -------
+    failure : nbformat output or None
+        The error output a failed check leaves in the test cell (None when they pass).
+    diagnosis : dict or None
+        ``{"name": ..., "hint": ...}`` when a check named the learner's mistake: data for the
+        gradebook's readers (kept in the cell's metadata under ``firstneuron``), never parsed
+        back out of the message.
+    """
     namespace = KernelNamespace(channel)
     context = {"__builtins__": builtins, "__name__": "__hidden_tests__"}
-    import io
-
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         try:
             exec(compile(source, "<hidden tests>", "exec"), context, namespace)
-        except NameError as error:
-            return error_output("NameError", str(error))
         except Exception as error:  # the verdict of a check, or the learner's exception it let through
-            return error_output(type(error).__name__, str(error))
-    return None
+            name = getattr(error, "mistake", None)
+            diagnosis = {"name": name, "hint": getattr(error, "hint", None)} if isinstance(name, str) else None
+            return error_output(type(error).__name__, str(error)), diagnosis
+    return None, None
 
 
 class TrustedExecute(Execute):
@@ -295,13 +306,16 @@ class TrustedExecute(Execute):
         if time.monotonic() > self._deadline:
             cell.outputs = [error_output(TIMED_OUT, "not run: the notebook used up its time limit")]
             return cell
-        hidden, visible = split_hidden(cell.source) if _is_grade(cell) else (None, cell.source)
+        hidden, visible = split_hidden(cell.source) if is_grade(cell) else (None, cell.source)
         self._printed[cell_index] = 0
         try:
             outputs = []
             if hidden is not None:
                 # In a thread of its own, outside this loop's context (the blocking client runs its own loop).
-                failure = await asyncio.get_running_loop().run_in_executor(None, self._hidden, hidden, cell)
+                failure, diagnosis = await asyncio.get_running_loop().run_in_executor(None, self._hidden, hidden, cell)
+                cell.metadata.pop("firstneuron", None)
+                if diagnosis:
+                    cell.metadata["firstneuron"] = {"diagnosis": diagnosis}
                 if failure is not None:
                     cell.outputs = [failure]
                     return cell
@@ -327,7 +341,7 @@ class TrustedExecute(Execute):
             cell.outputs = [error_output(KERNEL_DIED, "the kernel died while this cell ran (the process "
                                          "exited, crashed or ran out of memory)")]
             await self._restart(cell_index, "the kernel died")
-        if _is_grade(cell):
+        if is_grade(cell):
             cell.outputs = [_grade_safe(o) for o in cell.outputs]
         return cell
 
@@ -391,7 +405,7 @@ class TrustedExecute(Execute):
         await self.async_start_new_kernel(cwd=self._cwd)
         await self.async_start_new_kernel_client()
         for cell in self.nb.cells[:cell_index]:
-            if cell.cell_type != "code" or _is_grade(cell) and not _is_solution(cell):
+            if cell.cell_type != "code" or is_grade(cell) and not is_solution(cell):
                 continue
             if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
                 continue
@@ -406,12 +420,6 @@ class TrustedExecute(Execute):
         return super().preprocess(nb, resources, km)
 
 
-def _is_grade(cell):
-    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("grade"))
-
-
-def _is_solution(cell):
-    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution"))
 
 
 def _grade_safe(output):

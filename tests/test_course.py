@@ -207,3 +207,11 @@ def test_the_demo_class_is_built_from_the_catalogue():
                          if c.metadata.get("nbgrader", {}).get("solution") and "NotImplementedError" in c.source]
             assert bool(untouched) == student.blank, \
                 f"expected {student.id}'s {stage} {'blank' if student.blank else 'filled in'}, found unfilled {untouched}"
+
+
+def test_the_readme_table_lists_every_stage_and_its_graded_functions():
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `(\d\d-[\w-]+)` \| (.*) \|$", (REPO / "README.md").read_text(), re.M)}
+    assert list(rows) == course.stages(), f"expected a README row per stage {course.stages()}, found {list(rows)}"
+    for stage, functions in course.GRADED_FUNCTIONS.items():
+        missing = [f for f in functions if f"`{f}`" not in rows[stage]]
+        assert not missing, f"expected README's row for {stage} to name {missing}, found {rows[stage]!r}"

@@ -244,3 +244,15 @@ def test_pages_render_in_a_browser(graded, tmp_path):
     shot = chromium_screenshot(feedback, tmp_path / "feedback.png", tmp_path)
     ink = 1 - share_of(shot, (255, 255, 255), tolerance=10)
     assert ink > 0.05, f"expected a rendered feedback page, found {ink:.3f} of the screenshot not white"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_diagnoses_travel_as_data(graded, stage):
+    _, outcomes, _ = graded
+    outcome = outcomes[("mistakes", stage)]
+    expected = {VARIANTS[v].diagnosis for v in PLAN["mistakes"][stage][0] if VARIANTS[v].diagnosis}
+    found = {d["name"] for d in outcome.diagnoses.values()}
+    assert expected <= found, f"expected the diagnoses {sorted(expected)} in the gradebook's notebook, found {sorted(found)}"
+    for cell, diagnosis in outcome.diagnoses.items():
+        assert diagnosis["hint"] and diagnosis["hint"] in outcome.messages[cell], \
+            f"expected {cell}'s hint {diagnosis['hint']!r} to be what its feedback line says, found {outcome.messages[cell]!r}"

@@ -81,3 +81,15 @@ def test_a_killed_driver_loses_and_duplicates_nothing(course):
     assert found == {s: v[2] for s, v in CLASS.items()}, f"expected each student graded once with their score, found {found}"
     rows = classroom.read_grades_csv(course / "grades.csv")
     assert sorted(r["student_id"] for r in rows) == sorted(CLASS), f"expected one row per student, found {rows}"
+
+
+def test_without_bubblewrap_class_grading_refuses_in_one_line(course, monkeypatch, capsys):
+    import classroom
+
+    monkeypatch.setattr(sandbox, "available", lambda: "bubblewrap is not installed (Debian/Ubuntu: apt-get install "
+                                                       "bubblewrap)")
+    assert classroom.main(["grade", STAGE, "--course", str(course)]) == 2, "expected exit code 2 without a sandbox"
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "bubblewrap" in error and "--no-sandbox" in error, \
+        f"expected one line naming bubblewrap and --no-sandbox, found {error!r}"
+    assert not (course / "autograded").exists(), "expected nothing graded without a sandbox"

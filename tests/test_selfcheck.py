@@ -2,6 +2,7 @@
 import hashlib
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -86,3 +87,19 @@ def test_the_command_line_exit_code(tmp_path):
     missing = subprocess.run([sys.executable, script, "check", STAGE, str(tmp_path / "nowhere")], capture_output=True, text=True)
     assert missing.returncode == 2 and missing.stderr.startswith("error: "), \
         f"expected exit 2 with one error line, found {missing.returncode}: {missing.stderr!r}"
+
+
+def test_two_checks_at_once_do_not_collide_and_the_last_pages_are_kept(tmp_path):
+    good = write(catalogue.build_submission(STAGE), tmp_path / "a" / f"{STAGE}.ipynb")
+    wrong = write(catalogue.build_submission(STAGE, ["sigmoid_sign_error"]), tmp_path / "b" / f"{STAGE}.ipynb")
+    script = str(course.AUTOGRADER / "classroom.py")
+    runs = [subprocess.Popen([sys.executable, script, "check", STAGE, str(path)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for path in (good, wrong)]
+    outputs = [run.communicate(timeout=300) for run in runs]
+    assert [run.returncode for run in runs] == [0, 1], \
+        f"expected full marks for one and a lost point for the other, both graded, found {outputs}"
+    pages = [line.split("Feedback: ", 1)[1].split(" (new")[0] for out, _ in outputs for line in out.splitlines()
+             if line.startswith("Feedback: ")]
+    assert len(set(pages)) == 2 and all(Path(p).is_file() for p in pages), f"expected two new feedback pages, found {pages}"
+    kept = sorted((course.GRADING / "check" / STAGE / "feedback").glob("*.html"))
+    assert len(kept) <= selfcheck.CHECK_HISTORY, f"expected at most {selfcheck.CHECK_HISTORY} pages kept, found {len(kept)}"
