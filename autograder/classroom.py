@@ -18,12 +18,16 @@ import os
 import sys
 from pathlib import Path
 
-import grading
-import sandbox
-from catalogue import SAMPLE_CLASS, build_submission, submit
-from course import (GRADING, REPO, SOLUTIONS, CourseError, execute_notebook, generate_release, make_workspace,
-                    notebook_path, release, stages, validate)
-from selfcheck import self_check
+# jsonschema imports its optional IRI format checker, rfc3987_syntax, when nbformat loads it: 0.75 s
+# of building a grammar at every start of this command, for a format no notebook schema uses.
+sys.modules.setdefault("rfc3987_syntax", None)
+
+import grading  # noqa: E402
+import sandbox  # noqa: E402
+from catalogue import SAMPLE_CLASS, build_submission, submit  # noqa: E402
+from course import (GRADING, REPO, SOLUTIONS, CourseError, execute_notebook, generate_release,  # noqa: E402
+                    make_workspace, notebook_path, release, stages, validate)
+from selfcheck import self_check  # noqa: E402
 
 #: Seconds one cell may run while the demo grades (the course default is in nbgrader_config.py).
 DEMO_CELL_TIMEOUT = 5

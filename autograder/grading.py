@@ -121,6 +121,15 @@ def worker_init(driver):
     import trusted  # noqa: F401  (numpy, nbclient, the checks' dependencies)
 
 
+def prestart_kernel(course):
+    """Start booting the sandboxed kernel of the next submission graded in this process (the self-check).
+
+    The kernel boots (numpy and matplotlib imported) while the driver prepares
+    the submission; `execute_submission` takes it.  It hides `course`.
+    """
+    _WARM["km"] = _warm_kernel({"config": {"Sandbox": {"course_folder": str(course)}}})
+
+
 def _warm_kernel(settings):
     """A sandboxed kernel already booting (numpy and matplotlib imported), for the next submission."""
     import sandbox
@@ -459,7 +468,7 @@ def grade_class(course, stage, students=None, force=False, sandbox=True, workers
             futures[future] = (student, folder, digest, note)
         digests = {}
         for future in concurrent.futures.as_completed(futures):
-            student, folder, digest, note = futures[future]
+            student, folder, digest, note = futures.pop(future)  # its notebook is not kept once recorded
             outcome = _record(api, stage, student, folder, note, future.result())
             shutil.rmtree(staging / student / stage, ignore_errors=True)
             outcomes.append(outcome)
@@ -469,9 +478,7 @@ def grade_class(course, stage, students=None, force=False, sandbox=True, workers
                 bar.write(f"not graded: {student} {stage}: {outcome.reason}")
         timings["grading"] = time.monotonic() - start
         bar.close()
-        for outcome in outcomes:  # feedback once every grade is in (its pages read the gradebook)
-            if outcome.graded and not outcome.skipped:
-                _feedback(api, course, outcome, digests[outcome.student])
+        _all_feedback(api, course, [o for o in outcomes if o.graded and not o.skipped], digests, workers)
         timings["feedback"] = time.monotonic() - start - timings["grading"]
     finally:
         bar.close()
@@ -510,17 +517,45 @@ def _record(api, stage, student, folder, note, result):
     return Outcome(student, stage, True, seconds=seconds, manual_review=note)
 
 
-def _feedback(api, course, outcome, digest):
-    """nbgrader's feedback page for a graded submission, then the mark that says it is done."""
-    feedback = api.generate_feedback(outcome.stage, outcome.student, force=True)
-    if not feedback.get("success"):
-        reason = last_error_line(feedback.get("error") or feedback.get("log") or "")
-        outcome.graded, outcome.reason = False, f"feedback: {reason}"
-        return
-    mark = Path(course) / "autograded" / outcome.student / outcome.stage / DONE_MARK
-    temporary = mark.with_suffix(".tmp")
-    temporary.write_text(digest + "\n")
-    os.replace(temporary, mark)
+_FEEDBACK = {}
+
+
+def feedback_init(driver, course):
+    """A feedback worker: nbgrader's API on the course folder, ended with its driver."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    _exit_with(driver)
+    config = load_course_config(course)
+    _FEEDBACK["api"] = NbGraderAPI(CourseDirectory(config=config), config=config)
+
+
+def make_feedback(stage, student):
+    """nbgrader's feedback page of one graded submission (it only reads the gradebook); '' or why it failed."""
+    result = _FEEDBACK["api"].generate_feedback(stage, student, force=True)
+    return "" if result.get("success") else last_error_line(result.get("error") or result.get("log") or "failed")
+
+
+def _all_feedback(api, course, outcomes, digests, workers=None):
+    """The feedback pages of `outcomes`, on every core of this machine, then the marks that say they are done."""
+    if len(outcomes) > 2:
+        import multiprocessing
+
+        with concurrent.futures.ProcessPoolExecutor(
+                max_workers=min(len(outcomes), workers or os.cpu_count() or 1), initializer=feedback_init,
+                initargs=(os.getpid(), str(course)), mp_context=multiprocessing.get_context("forkserver")) as pool:
+            failures = list(pool.map(make_feedback, [o.stage for o in outcomes], [o.student for o in outcomes]))
+    else:
+        _FEEDBACK["api"] = api
+        failures = [make_feedback(o.stage, o.student) for o in outcomes]
+    for outcome, failure in zip(outcomes, failures):
+        if failure:
+            outcome.graded, outcome.reason = False, f"feedback: {failure}"
+            continue
+        mark = Path(course) / "autograded" / outcome.student / outcome.stage / DONE_MARK
+        temporary = mark.with_suffix(".tmp")
+        temporary.write_text(digests[outcome.student] + "\n")
+        os.replace(temporary, mark)
 
 
 class _NoBar:

@@ -116,8 +116,10 @@ def self_check(stage, notebook=None, echo=print):
     path = find_learner_notebook(stage, notebook)
     echo(f"Checking {path} ({stage}) with the autograder ...")
     nb = read_notebook(path)
-    course = check_course(stage)
     use_sandbox = sandbox.warn_if_unavailable(echo)
+    if use_sandbox:  # the kernel boots while the release is found and the notebook copied
+        grading.prestart_kernel(GRADING / "check")
+    course = check_course(stage)
     history = GRADING / "check" / stage / "feedback"
     with tempfile.TemporaryDirectory(prefix="run-", dir=GRADING / "check" / stage) as tmp:
         workspace = Path(tmp) / "course"

@@ -62,12 +62,14 @@ def test_a_killed_driver_loses_and_duplicates_nothing(course):
                               stderr=subprocess.DEVNULL)
     marks = course / "autograded"
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(list(marks.glob(f"*/{STAGE}/{grading.DONE_MARK}"))) < 2:
-        time.sleep(0.2)
-    driver.send_signal(signal.SIGKILL)  # as the OOM killer or a closed laptop would
+    while time.monotonic() < deadline and len(list(marks.glob(f"*/{STAGE}/{STAGE}.ipynb"))) < 2:
+        time.sleep(0.1)
+    driver.send_signal(signal.SIGKILL)  # as the OOM killer or a closed laptop would, midway
     driver.wait()
+    graded_before = len(list(marks.glob(f"*/{STAGE}/{STAGE}.ipynb")))
     done_before = len(list(marks.glob(f"*/{STAGE}/{grading.DONE_MARK}")))
-    assert 2 <= done_before < len(CLASS), f"expected the driver killed midway, found {done_before} done"
+    assert graded_before >= 2 and done_before < len(CLASS), \
+        f"expected the driver killed midway, found {graded_before} autograded and {done_before} done"
     time.sleep(3)
     assert sandbox_processes() == [], f"expected no kernel left by the killed driver, found {sandbox_processes()}"
     rerun = subprocess.run(command, env=grading_env(), capture_output=True, text=True, timeout=300)
