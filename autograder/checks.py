@@ -697,6 +697,15 @@ def _propagate_result(propagate, name, seed, w, b, X, Y):
     return grads, cost
 
 
+def require_number(function, seed, what, value, n_x, m, one_entry, per_example):
+    """`value` is one real number; an array of one entry, or of one entry per example, gets its diagnosis."""
+    if isinstance(value, np.ndarray) and value.size == 1 and value.ndim > 0:
+        fail(function, f"{what} is {describe(value)}", seed, one_entry)
+    if isinstance(value, np.ndarray) and value.ndim > 0 and value.size == m and m > 1:
+        fail(function, f"{what} is {describe(value)} for n_x = {n_x}, m = {m}", seed, per_example)
+    require(function, seed, assert_float, what, value)
+
+
 def check_propagate_cost(propagate, seed=None):
     """The cost propagate returns is the mean negative log-likelihood of the labels, as a float."""
     seed = new_seed(seed)
@@ -706,15 +715,11 @@ def check_propagate_cost(propagate, seed=None):
     for n_x, m in PROBLEM_SIZES:
         w, b, X, Y = logistic_problem(rng, n_x, m)
         _, cost = _propagate_result(propagate, name, seed, w, b, X, Y)
-        if isinstance(cost, np.ndarray) and cost.size == 1 and cost.ndim > 0:
-            fail(name, f"the cost is {describe(cost)}", seed,
-                 Mistake("cost_not_a_number", "the cost is an array with one entry (np.dot gives a (1, 1) "
-                         "array); make it one number with float(...) or np.squeeze(...).", None))
-        if isinstance(cost, np.ndarray) and cost.ndim > 0 and cost.size == m and m > 1:
-            fail(name, f"the cost is {describe(cost)} for n_x = {n_x}, m = {m}", seed,
-                 Mistake("cost_not_summed", "the cost has one entry per example: sum the losses over the "
-                         "examples (np.sum) and divide by m.", None))
-        require(name, seed, assert_float, "the cost", cost)
+        require_number(name, seed, "the cost", cost, n_x, m,
+                       Mistake("cost_not_a_number", "the cost is an array with one entry (np.dot gives a (1, 1) "
+                               "array); make it one number with float(...) or np.squeeze(...).", None),
+                       Mistake("cost_not_summed", "the cost has one entry per example: sum the losses over the "
+                               "examples (np.sum) and divide by m.", None))
         if not np.isfinite(cost):
             fail(name, f"the cost is {cost} for n_x = {n_x}, m = {m}", seed)
         if not close(cost, reference.propagate(w, b, X, Y)[1]):
@@ -764,15 +769,11 @@ def check_propagate_gradients(propagate, seed=None):
                  Mistake("dw_transposed", "dw is transposed: like w it is a row of shape (1, n_x); "
                          "dw = (1/m) dZ Xᵀ with dZ of shape (1, m).", None))
         require(name, seed, assert_array, f"dw for n_x = {n_x}, m = {m}", dw, shape=(1, n_x), dtype_kind="f")
-        if isinstance(db, np.ndarray) and db.size == 1 and db.ndim > 0:
-            fail(name, f"db is {describe(db)}", seed,
-                 Mistake("db_not_a_number", "db is an array with one entry; it is one number: np.sum(dZ) / m "
-                         "without axis or keepdims, or float(...).", None))
-        if isinstance(db, np.ndarray) and db.ndim > 0 and db.size == m and m > 1:
-            fail(name, f"db is {describe(db)} for n_x = {n_x}, m = {m}", seed,
-                 Mistake("db_not_summed", "db has one entry per example: db = (1/m) Σ dZ, the sum over "
-                         "the examples.", None))
-        require(name, seed, assert_float, "db", db)
+        require_number(name, seed, "db", db, n_x, m,
+                       Mistake("db_not_a_number", "db is an array with one entry; it is one number: np.sum(dZ) / m "
+                               "without axis or keepdims, or float(...).", None),
+                       Mistake("db_not_summed", "db has one entry per example: db = (1/m) Σ dZ, the sum over "
+                               "the examples.", None))
         expected_dw, expected_db = _grads(w, b, X, Y)
         dw_ok, db_ok = close(dw, expected_dw), close(db, expected_db)
         if dw_ok and db_ok:

@@ -174,12 +174,19 @@ def test_learner_frames_prefers_what_the_proxy_sent():
         f"expected the proxy's frames, found {checks.learner_frames(error)}"
 
 
-def test_learner_frames_from_the_traceback_leave_out_the_grader():
+@pytest.fixture()
+def transposed_predict_failure():
+    """The CheckFailure of a predict that multiplies by w.T (shapes (n_x, 1) and (n_x, m) not aligned)."""
     def predict(w, b, X):
         return np.dot(w.T, X)
 
     with pytest.raises(checks.CheckFailure) as failure:
         checks.check_predict(predict, seed=0)
+    return failure
+
+
+def test_learner_frames_from_the_traceback_leave_out_the_grader(transposed_predict_failure):
+    failure = transposed_predict_failure
     frames = checks.learner_frames(failure.value.error)
     names = [frame[2] for frame in frames]
     assert "predict" in names, f"expected the learner's predict among the frames, found {names}"
@@ -187,12 +194,8 @@ def test_learner_frames_from_the_traceback_leave_out_the_grader():
         f"expected no frame of checks.py or reference.py, found {frames}"
 
 
-def test_an_exception_is_explained_with_the_operation_the_shapes_and_the_line():
-    def predict(w, b, X):
-        return np.dot(w.T, X)
-
-    with pytest.raises(checks.CheckFailure) as failure:
-        checks.check_predict(predict, seed=0)
+def test_an_exception_is_explained_with_the_operation_the_shapes_and_the_line(transposed_predict_failure):
+    failure = transposed_predict_failure
     message = str(failure.value)
     assert failure.value.mistake == "shapes_not_aligned", f"expected shapes_not_aligned, found {failure.value.mistake}"
     for part in ("ValueError", "(4,1) and (4,3)", "np.dot(w.T, X)", "matrix product"):
