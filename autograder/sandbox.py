@@ -199,7 +199,9 @@ class SandboxedKernelManager(AsyncKernelManager):
         course = Path(settings.course_folder or os.getcwd()).resolve()
         hidden = [str(REPO), str(course), *settings.hidden_folders]
         bwrap = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-        for folder in dict.fromkeys(hidden):
+        # Parents first: a folder hidden inside another hidden one gets a tmpfs (mode 755) of its own; the
+        # other way round, bubblewrap would make it a mode-700 folder that the kernel's user cannot enter.
+        for folder in sorted(dict.fromkeys(hidden), key=lambda f: len(Path(f).parts)):
             if Path(folder).is_dir():
                 bwrap += ["--tmpfs", folder]
         # The Python environment and the learner-facing package, wherever they are.
