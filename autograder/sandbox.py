@@ -76,6 +76,24 @@ def warn_if_unavailable(echo=print):
     return reason is None
 
 
+def _folders_to(path, mounts):
+    """bubblewrap options that make the folders between the tmpfs in `mounts` covering `path` and `path`.
+
+    bubblewrap makes a missing parent of a mount point with mode 700, which the
+    kernel's own user could not enter; these are made with mode 755 first.
+    """
+    target = Path(path)
+    covering = [Path(m) for m in mounts if target != Path(m) and target.is_relative_to(m)]
+    if not covering:
+        return []
+    top = max(covering, key=lambda m: len(m.parts))
+    options = []
+    for parent in reversed(target.parents):
+        if parent != top and parent.is_relative_to(top):
+            options += ["--perms", "0755", "--dir", str(parent)]
+    return options
+
+
 @contextlib.contextmanager
 def _unused_uid():
     """An unprivileged user id no other running kernel holds (a lock file per id)."""
@@ -199,16 +217,18 @@ class SandboxedKernelManager(AsyncKernelManager):
         course = Path(settings.course_folder or os.getcwd()).resolve()
         hidden = [str(REPO), str(course), *settings.hidden_folders]
         bwrap = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-        # Parents first: a folder hidden inside another hidden one gets a tmpfs (mode 755) of its own; the
-        # other way round, bubblewrap would make it a mode-700 folder that the kernel's user cannot enter.
-        for folder in sorted(dict.fromkeys(hidden), key=lambda f: len(Path(f).parts)):
+        mounts = []  # tmpfs folders so far: what is below them must be made, enterable, before a mount
+        for folder in sorted(dict.fromkeys(hidden), key=lambda f: len(Path(f).parts)):  # parents first
             if Path(folder).is_dir():
-                bwrap += ["--tmpfs", folder]
-        # The Python environment and the learner-facing package, wherever they are.
+                bwrap += [*_folders_to(folder, mounts), "--tmpfs", folder]
+                mounts.append(folder)
+        # The Python environment and the learner-facing package, wherever they are (as named, and
+        # as resolved: a venv may be a symlink).
         python = {Path(sys.prefix), Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), LEARNER_PACKAGE,
-                  Path(sys.executable).parent}  # as named and as resolved (a venv may be a symlink)
-        for folder in sorted(python):
-            bwrap += ["--ro-bind", str(folder), str(folder)]
+                  Path(sys.executable).parent, Path(os.path.realpath(sys.executable)).parent.parent}
+        for folder in sorted(python, key=lambda f: len(f.parts)):
+            bwrap += [*_folders_to(str(folder), mounts), "--ro-bind", str(folder), str(folder)]
+        bwrap += _folders_to(str(self.scratch), mounts)
         bwrap += ["--bind", str(self.scratch), str(self.scratch), "--chdir", str(self._work_folder()),
                   "--die-with-parent", "--clearenv"]
         for key, value in self._environment().items():
