@@ -130,6 +130,15 @@ def prestart_kernel(course):
     _WARM["km"] = _warm_kernel({"config": {"Sandbox": {"course_folder": str(course)}}})
 
 
+def _fits(km, settings):
+    """True when the sandbox of `km` hides what `settings` asks to hide, with the same limits."""
+    wanted = dict(settings["config"].get("Sandbox", {}))
+    course = Path(wanted.pop("course_folder", None) or os.getcwd()).resolve()
+    hidden = Path(km.settings.course_folder or os.getcwd()).resolve()
+    same_limits = all(getattr(km.settings, key) == value for key, value in wanted.items())
+    return same_limits and course.is_relative_to(hidden)
+
+
 def _warm_kernel(settings):
     """A sandboxed kernel already booting (numpy and matplotlib imported), for the next submission."""
     import sandbox
@@ -181,8 +190,10 @@ def execute_submission(notebook_json, files, settings):
             target.write_bytes(data)
         if settings["sandbox"]:
             km = _WARM.pop("km", None)
-            if km is None or not run_sync(km.is_alive)():
-                km = _warm_kernel(settings)
+            if km is not None and not (_fits(km, settings) and run_sync(km.is_alive)()):
+                run_sync(km.shutdown_kernel)(now=True)  # booted for another course or died: not this one's
+                km = None
+            km = km or _warm_kernel(settings)
             work = km.scratch / "work"
             shutil.copytree(folder, work, dirs_exist_ok=True)
             if km.uid is not None:

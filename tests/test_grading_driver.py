@@ -1,4 +1,5 @@
 """The class grading driver: the same grades on a Dask cluster, and nothing lost when it is killed."""
+import shutil
 import signal
 import subprocess
 import sys
@@ -95,3 +96,19 @@ def test_without_bubblewrap_class_grading_refuses_in_one_line(course, monkeypatc
     assert len(error.splitlines()) == 1 and "bubblewrap" in error and "--no-sandbox" in error, \
         f"expected one line naming bubblewrap and --no-sandbox, found {error!r}"
     assert not (course / "autograded").exists(), "expected nothing graded without a sandbox"
+
+
+def test_a_warm_kernel_serves_only_the_course_it_hides(tmp_path):
+    from traitlets.config import Config
+
+    km = sandbox.SandboxedKernelManager(kernel_name="python3",
+                                        config=Config({"Sandbox": {"course_folder": str(tmp_path / "a")}}))
+    try:
+        inside = {"config": {"Sandbox": {"course_folder": str(tmp_path / "a" / "run" / "course")}}}
+        other = {"config": {"Sandbox": {"course_folder": str(tmp_path / "b")}}}
+        looser = {"config": {"Sandbox": {"course_folder": str(tmp_path / "a"), "memory_limit": 2**40}}}
+        assert grading._fits(km, inside), "expected a kernel hiding a/ to serve a course inside a/"
+        assert not grading._fits(km, other), "expected a kernel hiding a/ not to serve the course b/ (it sees b/)"
+        assert not grading._fits(km, looser), "expected a kernel with other limits not to serve"
+    finally:
+        shutil.rmtree(km.scratch, ignore_errors=True)
