@@ -706,15 +706,20 @@ def require_number(function, seed, what, value, n_x, m, one_entry, per_example):
     require(function, seed, assert_float, what, value)
 
 
+def _propagate_cases(propagate, seed):
+    """(n_x, m, w, b, X, Y, what propagate returned) for each problem size, from the check's seed."""
+    rng = np.random.default_rng(seed)
+    check_origin(propagate, "propagate")
+    for n_x, m in PROBLEM_SIZES:
+        w, b, X, Y = logistic_problem(rng, n_x, m)
+        yield n_x, m, w, b, X, Y, _propagate_result(propagate, "propagate", seed, w, b, X, Y)
+
+
 def check_propagate_cost(propagate, seed=None):
     """The cost propagate returns is the mean negative log-likelihood of the labels, as a float."""
     seed = new_seed(seed)
-    rng = np.random.default_rng(seed)
     name = "propagate"
-    check_origin(propagate, name)
-    for n_x, m in PROBLEM_SIZES:
-        w, b, X, Y = logistic_problem(rng, n_x, m)
-        _, cost = _propagate_result(propagate, name, seed, w, b, X, Y)
+    for n_x, m, w, b, X, Y, (_, cost) in _propagate_cases(propagate, seed):
         require_number(name, seed, "the cost", cost, n_x, m,
                        Mistake("cost_not_a_number", "the cost is an array with one entry (np.dot gives a (1, 1) "
                                "array); make it one number with float(...) or np.squeeze(...).", None),
@@ -748,12 +753,8 @@ def check_propagate_gradients(propagate, seed=None):
     cost are wrong.
     """
     seed = new_seed(seed)
-    rng = np.random.default_rng(seed)
     name = "propagate"
-    check_origin(propagate, name)
-    for n_x, m in PROBLEM_SIZES:
-        w, b, X, Y = logistic_problem(rng, n_x, m)
-        grads, _ = _propagate_result(propagate, name, seed, w, b, X, Y)
+    for n_x, m, w, b, X, Y, (grads, _) in _propagate_cases(propagate, seed):
         dw, db = grads["dw"], grads["db"]
         require(name, seed, assert_array, "dw", dw)
         if dw.shape == (n_x, m) and m > 1:

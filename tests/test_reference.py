@@ -399,26 +399,19 @@ def test_no_function_mutates_its_inputs(capsys):
     originals = [z, images, grey, W0, X0, Y0, X_train, Y_train, X_test, Y_test]
     copies = [a.copy() for a in originals]
     ro = _readonly(*originals)
-    z_ro, images_ro, grey_ro, w_ro, X_ro, Y_ro, Xtr_ro, Ytr_ro, Xte_ro, Yte_ro = ro
 
-    R.sigmoid(z_ro)
-    R.flatten_and_standardize(images_ro)
-    R.montage(grey_ro)
-    R.propagate(w_ro, B0, X_ro, Y_ro)
-    R.optimize(w_ro, B0, X_ro, Y_ro, num_iterations=5)
-    R.predict(w_ro, B0, X_ro)
-    R.model(Xtr_ro, Ytr_ro, Xte_ro, Yte_ro, num_iterations=5, learning_rate=0.1)
-    capsys.readouterr()
+    def call_every_function(z, images, grey, w, X, Y, X_train, Y_train, X_test, Y_test):
+        R.sigmoid(z)
+        R.flatten_and_standardize(images)
+        R.montage(grey)
+        R.propagate(w, B0, X, Y)
+        R.optimize(w, B0, X, Y, num_iterations=5)
+        R.predict(w, B0, X)
+        R.model(X_train, Y_train, X_test, Y_test, num_iterations=5, learning_rate=0.1)
+        capsys.readouterr()
 
-    # Writable originals too (a function could copy-on-write only when it must).
-    R.sigmoid(z)
-    R.flatten_and_standardize(images)
-    R.montage(grey)
-    R.propagate(W0, B0, X0, Y0)
-    R.optimize(W0, B0, X0, Y0, num_iterations=5)
-    R.predict(W0, B0, X0)
-    R.model(X_train, Y_train, X_test, Y_test, num_iterations=5, learning_rate=0.1)
-    capsys.readouterr()
+    call_every_function(*ro)
+    call_every_function(*originals)  # writable too (a function could copy-on-write only when it must)
     for i, (a, a_copy, a_ro) in enumerate(zip(originals, copies, ro)):
         np.testing.assert_array_equal(a, a_copy, err_msg=f"input #{i} was modified")
         np.testing.assert_array_equal(a_ro, a_copy, err_msg=f"read-only input #{i} changed")

@@ -268,14 +268,11 @@ def load_image_folder(path):
 
     Returns
     -------
-    train_x_orig : ndarray of shape (m_train, height, width, channels), dtype uint8
-        Training images; channels is 1 (greyscale) or 3 (RGB).
-    train_y : ndarray of shape (1, m_train), dtype int64
-        Training labels, 0 or 1.
-    test_x_orig : ndarray of shape (m_test, height, width, channels), dtype uint8
-        Test images.
-    test_y : ndarray of shape (1, m_test), dtype int64
-        Test labels, 0 or 1.
+    train_x_orig, test_x_orig : ndarray of shape (m, height, width, channels), dtype uint8
+        The training and the test images (m_train, m_test of them); channels is 1 (greyscale)
+        or 3 (RGB).
+    train_y, test_y : ndarray of shape (1, m), dtype int64
+        Their labels, 0 or 1.
     classes : tuple of str
         ``(name of class 0, name of class 1)``.
 
