@@ -349,7 +349,7 @@ def stage_submission(course_dir, stage, student, folder, staging):
     return "; ".join(notes)
 
 
-def _folder_files(course_dir, stage, student, folder):
+def _folder_files(course_dir, stage, folder):
     """The files nbgrader's autograde puts beside the notebook: the student's, then the course's."""
     from nbgrader import utils
 
@@ -471,7 +471,7 @@ def grade_class(course, stage, students=None, force=False, sandbox=True, workers
                 note = stage_submission(course_dir, stage, student, folder, staging)
                 staged = staging / student / stage
                 nb = _sanitized(course_dir, config, stage, student, staged / f"{stage}.ipynb")
-                files = _folder_files(course_dir, stage, student, staged)
+                files = _folder_files(course_dir, stage, staged)
             except Exception as error:  # a broken file: named, and the others go on
                 shutil.rmtree(staging / student / stage, ignore_errors=True)
                 outcomes.append(Outcome(student, stage, False, f"{path}: {type(error).__name__}: {error}"[:500]))

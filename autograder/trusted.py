@@ -148,10 +148,9 @@ class KernelBridge:
 
     def _interrupt(self):
         """Interrupt the kernel and wait for it to be idle; GradingInterrupted says whether it came back."""
-        with contextlib.suppress(Exception):
-            sys_interrupt = getattr(self.km, "interrupt_kernel")
-            result = sys_interrupt()
-            if asyncio.iscoroutine(result):
+        with contextlib.suppress(Exception):  # a kernel that is gone cannot be interrupted
+            result = self.km.interrupt_kernel()
+            if asyncio.iscoroutine(result):  # an AsyncKernelManager's; this thread has no loop running
                 asyncio.run(result)
         end = time.monotonic() + INTERRUPT_GRACE
         while time.monotonic() < end:
@@ -308,46 +307,48 @@ class TrustedExecute(Execute):
             return cell
         hidden, visible = split_hidden(cell.source) if is_grade(cell) else (None, cell.source)
         self._printed[cell_index] = 0
+        stuck = None  # why the kernel may no longer answer
         try:
-            outputs = []
             if hidden is not None:
                 # In a thread of its own, outside this loop's context (the blocking client runs its own loop).
-                failure, diagnosis = await asyncio.get_running_loop().run_in_executor(None, self._hidden, hidden, cell)
+                failure, diagnosis = await asyncio.get_running_loop().run_in_executor(None, self._hidden, hidden)
                 cell.metadata.pop("firstneuron", None)
                 if diagnosis:
                     cell.metadata["firstneuron"] = {"diagnosis": diagnosis}
                 if failure is not None:
                     cell.outputs = [failure]
                     return cell
+            cell.outputs = []
             if visible.strip():
                 original, cell.source = cell.source, visible
                 try:
                     await super().async_execute_cell(cell, cell_index, execution_count, store_history)
                 finally:
                     cell.source = original
-                outputs = cell.outputs
-            cell.outputs = outputs
-            if any(o.get("ename") == TIMED_OUT for o in cell.outputs) and not await self._responsive():
-                await self._restart(cell_index, "the cell ran past its time limit and ignored the interrupt")
+            if any(o.get("ename") == TIMED_OUT for o in cell.outputs):
+                stuck = "the cell ran past its time limit and ignored the interrupt"
         except GradingInterrupted as stop:
             cell.outputs = [error_output(stop.ename, str(stop))]
-            if stop.ename == KERNEL_DIED or not await self._responsive():
-                await self._restart(cell_index, str(stop))
+            stuck = str(stop)
+            if stop.ename == KERNEL_DIED:
+                await self._restart(cell_index, stuck)
+                stuck = None
         except CellTimeoutError:
             cell.outputs = [error_output(TIMED_OUT, "this cell ran past its time limit")]
-            if not await self._responsive():
-                await self._restart(cell_index, "the cell ran past its time limit and ignored the interrupt")
+            stuck = "the cell ran past its time limit and ignored the interrupt"
         except DeadKernelError:
             cell.outputs = [error_output(KERNEL_DIED, "the kernel died while this cell ran (the process "
                                          "exited, crashed or ran out of memory)")]
             await self._restart(cell_index, "the kernel died")
+        if stuck and not await self._responsive():
+            await self._restart(cell_index, stuck)
         if is_grade(cell):
             cell.outputs = [_grade_safe(o) for o in cell.outputs]
         return cell
 
     execute_cell = run_sync(async_execute_cell)
 
-    def _hidden(self, source, cell):
+    def _hidden(self, source):
         channel = KernelBridge(self.km, min(self._deadline, time.monotonic() + (self.timeout or 30)))
         try:
             return run_hidden(source, channel)
