@@ -56,9 +56,9 @@ lab: $(STAMP)
 release: $(STAMP)
 	$(PY) -m classroom release
 
-## solutions: re-execute the solution notebooks and store their outputs (for nbval)
+## solutions: re-execute the solution notebooks and store their outputs (for nbval) [STAGES="03-optimize ..."]
 solutions: $(STAMP)
-	$(PY) -m classroom execute-solutions
+	$(PY) -m classroom execute-solutions $(STAGES)
 
 ## lock: re-pin everything after changing requirements.txt (resolves in a scratch venv)
 lock:

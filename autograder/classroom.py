@@ -163,7 +163,8 @@ def main(argv=None):
     sub.add_parser("demo", help="release, grade a sample class, print the grades")
     p = sub.add_parser("report", help="write the class report of a graded workspace")
     p.add_argument("workspace", type=Path, nargs="?", default=Path("."), help="an nbgrader course folder")
-    sub.add_parser("execute-solutions", help="re-run the solution notebooks, storing outputs")
+    p = sub.add_parser("execute-solutions", help="re-run the solution notebooks, storing outputs")
+    p.add_argument("stage", nargs="*", help="only these stages (default: every stage)")
     p = sub.add_parser("grade", help="grade every submission of a stage: sandboxed, every core, feedback, grades.csv")
     p.add_argument("stage", help="e.g. 02-propagate")
     p.add_argument("--course", type=Path, default=REPO, help="the nbgrader course folder (default: this repository)")
@@ -185,7 +186,11 @@ def main(argv=None):
         elif args.command == "demo":
             demo()
         elif args.command == "execute-solutions":
-            for stage in stages():
+            unknown = sorted(set(args.stage) - set(stages()))
+            if unknown:
+                raise CourseError(f"{', '.join(unknown)}: no such stage in {SOLUTIONS.relative_to(REPO)}/ "
+                                  f"(stages: {', '.join(stages())})")
+            for stage in args.stage or stages():
                 execute_notebook(notebook_path(SOLUTIONS, stage))
                 print(f"executed {notebook_path(SOLUTIONS, stage).relative_to(REPO)}")
         elif args.command == "report":
