@@ -359,3 +359,30 @@ def solution_cells(stage):
     nb = read_notebook(notebook_path(SOLUTIONS, stage))
     return {cell.metadata.nbgrader.grade_id: strip_solution_markers(cell.source)
             for cell in nb.cells if is_solution(cell)}
+
+
+def lesson_words(nb):
+    """Words of prose in `nb`'s markdown cells: ``(required, optional)``.
+
+    A section whose heading starts with "Optional" (``### Optional: ...``) is optional
+    up to the next heading of the same or a higher level; everything else is the
+    required path a learner reads. Words are whitespace-separated tokens, formulas
+    included.
+    """
+    required = optional = 0
+    optional_level = None
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for line in cell.source.splitlines():
+            heading = len(line) - len(line.lstrip("#")) if line.startswith("#") else 0
+            if heading and optional_level is not None and heading <= optional_level:
+                optional_level = None
+            if heading and optional_level is None and line.lstrip("# ").lower().startswith("optional"):
+                optional_level = heading
+            words = len(line.split())
+            if optional_level is None:
+                required += words
+            else:
+                optional += words
+    return required, optional
