@@ -156,13 +156,13 @@ def neutralize(output):
         del data[mimetype]
 
 
-#: Added to the page: long lines of outputs and errors wrap instead of running off the right edge.
+#: Added to the page: long lines of code, outputs and errors wrap instead of running off the right edge.
 WRAP_CSS = """
-div.output_area pre, div.output_subarea pre, div.output_error pre, div.output_stderr pre {
+div.input_area pre, div.output_area pre, div.output_subarea pre, div.output_error pre, div.output_stderr pre {
   white-space: pre-wrap;
   overflow-wrap: anywhere;
 }
-div.output_subarea { max-width: 100%; }
+div.output_subarea, div.inner_cell { max-width: 100%; min-width: 0; }
 math[display="block"] { display: block; margin: 0.6em 0; overflow-x: auto; }
 """
 

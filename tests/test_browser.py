@@ -212,7 +212,10 @@ def test_a_feedback_page_renders_its_formulas_offline(browser, tmp_path):
     stage = "02-propagate"
     notebook = tmp_path / stage / f"{stage}.ipynb"
     notebook.parent.mkdir()
-    nbformat.write(catalogue.build_submission(stage, ["dw_forgot_1_over_m"]), str(notebook))
+    nb = catalogue.build_submission(stage, ["dw_forgot_1_over_m"])
+    solution = next(c for c in nb.cells if course.cell_grade_id(c) == "propagate")
+    solution.source += "\n    # a long comment " + "that runs on " * 40  # a line far wider than the page
+    nbformat.write(nb, str(notebook))
     lines = []
     selfcheck.self_check(stage, notebook, echo=lines.append)
     page_path = Path(next(line.split("Feedback: ", 1)[1].split(" (new")[0] for line in lines if line.startswith("Feedback: ")))
@@ -238,6 +241,10 @@ def test_a_feedback_page_renders_its_formulas_offline(browser, tmp_path):
         overflow = diagnosis.evaluate("e => e.scrollWidth - e.clientWidth")
         assert overflow <= 0 and box["x"] + box["width"] <= 900, (
             f"expected the 'Likely mistake' line to wrap inside the page, found it {overflow}px too wide at {box}")
+        too_wide = page.locator("div.input_area pre").evaluate_all(
+            "ps => ps.filter(p => p.scrollWidth > p.clientWidth || p.getBoundingClientRect().right > 900)"
+            "        .map(p => p.textContent.slice(0, 60))")
+        assert not too_wide, f"expected every line of code to wrap inside the page, found {too_wide}"
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "feedback-offline.png"))
         page.locator("text=Checking gradients numerically").first.scroll_into_view_if_needed()
