@@ -491,7 +491,7 @@ def grade_class(course, stage, students=None, force=False, sandbox=True, workers
                 bar.write(f"not graded: {student} {stage}: {outcome.reason}")
         timings["grading"] = time.monotonic() - start
         bar.close()
-        _all_feedback(api, course, [o for o in outcomes if o.graded and not o.skipped], digests, workers)
+        _all_feedback(api, course_dir, [o for o in outcomes if o.graded and not o.skipped], digests, workers)
         timings["feedback"] = time.monotonic() - start - timings["grading"]
     finally:
         bar.close()
@@ -549,8 +549,9 @@ def make_feedback(stage, student):
     return "" if result.get("success") else last_error_line(result.get("error") or result.get("log") or "failed")
 
 
-def _all_feedback(api, course, outcomes, digests, workers=None):
+def _all_feedback(api, course_dir, outcomes, digests, workers=None):
     """The feedback pages of `outcomes`, on every core of this machine, then the marks that say they are done."""
+    course = Path(course_dir.root)
     if len(outcomes) > 2:
         import multiprocessing
 
@@ -565,10 +566,31 @@ def _all_feedback(api, course, outcomes, digests, workers=None):
         if failure:
             outcome.graded, outcome.reason = False, f"feedback: {failure}"
             continue
-        mark = Path(course) / "autograded" / outcome.student / outcome.stage / DONE_MARK
+        name_as_submitted(course_dir, outcome.stage, outcome.student)
+        mark = course / "autograded" / outcome.student / outcome.stage / DONE_MARK
         temporary = mark.with_suffix(".tmp")
         temporary.write_text(digests[outcome.student] + "\n")
         os.replace(temporary, mark)
+
+
+def name_as_submitted(course_dir, stage, student):
+    """Give a renamed notebook's feedback page the name it was handed in under; returns the page, or None.
+
+    A renamed notebook is graded as ``STAGE.ipynb`` (`stage_submission`), so
+    nbgrader writes ``STAGE.html``.  ``nbgrader release_feedback`` releases a
+    page under a hash of its name, and ``fetch_feedback`` looks for the hash of
+    the name the learner submitted: the page is copied to that name too.
+    """
+    submitted = Path(course_dir.format_path(course_dir.submitted_directory, student, stage))
+    if (submitted / f"{stage}.ipynb").is_file():
+        return None
+    handed_in = sorted(submitted.glob("*.ipynb"))
+    page = Path(course_dir.format_path(course_dir.feedback_directory, student, stage)) / f"{stage}.html"
+    if len(handed_in) != 1 or not page.is_file():
+        return None
+    renamed = page.with_name(f"{handed_in[0].stem}.html")
+    shutil.copyfile(page, renamed)
+    return renamed
 
 
 class _NoBar:

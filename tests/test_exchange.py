@@ -49,7 +49,15 @@ STUDENTS = {
     "ada": ((), False, 5.0),                        # correct everywhere: full marks
     "ben": (("sigmoid_sign_error",), False, 3.0),   # e^z for e^-z: sigmoid's 2 points lost
     "cy": ((), True, 0.0),                          # the fetched notebook, untouched
+    "dee": ((), False, 5.0),                        # correct, saved under another name
 }
+#: student id -> the name their notebook was submitted under ("Save As" in Jupyter, the original deleted)
+RENAMED = {"dee": f"{STAGE}-Copy1.ipynb"}
+
+
+def submitted_name(student):
+    """The name of the notebook `student` handed in."""
+    return RENAMED.get(student, f"{STAGE}.ipynb")
 MAX_SCORE = 5.0
 
 
@@ -129,6 +137,8 @@ def classroom_run(tmp_path_factory):
         assert fetched.is_file(), f"expected {student}'s fetched notebook at {fetched}, found {sorted(home.rglob('*'))}"
         nb = catalogue.build_submission(STAGE, variants, blank, release_dir=home)
         course.write_notebook(nb, fetched)
+        if student in RENAMED:
+            fetched.rename(fetched.with_name(RENAMED[student]))
         run(["submit", STAGE, f"--student={student}"], home, env, f"{student} submits")
 
     every_student(do_assignment)
@@ -165,7 +175,7 @@ def test_each_submission_is_in_the_exchange_under_its_student_id(classroom_run):
 def test_collect_puts_each_submission_in_submitted(classroom_run):
     workspace = classroom_run["workspace"]
     for student in STUDENTS:
-        path = course.notebook_path(workspace / "submitted" / student, STAGE)
+        path = workspace / "submitted" / student / STAGE / submitted_name(student)
         assert path.is_file(), f"expected `nbgrader collect` to write {path}, found it missing"
         assert (path.parent / "timestamp.txt").is_file(), f"expected the submission's timestamp.txt next to {path}"
         line = f"Collecting submission: {student} {STAGE}"
@@ -175,7 +185,8 @@ def test_collect_puts_each_submission_in_submitted(classroom_run):
 
 def test_each_student_fetched_their_own_feedback(classroom_run):
     for student, home in classroom_run["homes"].items():
-        pages = sorted((home / STAGE / "feedback").glob(f"*/{STAGE}.html"))
+        name = Path(submitted_name(student)).stem  # fetch_feedback names a page after the notebook handed in
+        pages = sorted((home / STAGE / "feedback").glob(f"*/{name}.html"))
         assert len(pages) == 1, \
             f"expected one feedback page in {home / STAGE / 'feedback'}/TIMESTAMP/, found {[str(p) for p in pages]}"
         text = visible_text(pages[0].read_text())
@@ -203,3 +214,10 @@ def test_exported_grades_are_exact(classroom_run):
     found = {(r["assignment"], r["student_id"]): (float(r["score"]), float(r["max_score"])) for r in rows}
     expected = {(STAGE, s): (score, MAX_SCORE) for s, (_, _, score) in STUDENTS.items()}
     assert found == expected, f"expected the exported (score, max_score) {expected}, found {found}"
+
+
+def test_a_renamed_notebook_is_graded_and_flagged_for_review(classroom_run):
+    for student, name in RENAMED.items():
+        line = f"manual review: {student} {STAGE}: the notebook was named {name!r}; graded as {STAGE}.ipynb"
+        assert line in classroom_run["graded"], \
+            f"expected the grading summary to say {line!r}, found:\n{classroom_run['graded']}"
