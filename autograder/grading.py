@@ -41,7 +41,7 @@ from pathlib import Path
 
 import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets.config import Config
+from traitlets.config import Config, Configurable
 
 from course import cell_grade_id, diagnoses, last_error_line, load_course_config
 
@@ -243,16 +243,30 @@ class ReplayExecute(NbGraderPreprocessor):
 
 
 def _plain(config):
-    """A traitlets Config as nested dicts of plain values (to send to workers)."""
-    wanted = {"Execute": ("timeout", "interrupt_on_timeout", "startup_timeout"), "TrustedExecute": None,
-              "Sandbox": None}
+    """The settings a worker's kernel and executor read, as nested dicts of plain values (to send to workers).
+
+    Every section named after a configurable class of `trusted.TrustedExecute`,
+    `sandbox.SandboxedKernelManager` or `sandbox.Sandbox` (their bases included:
+    ``Execute``, ``NotebookClient``, ``KernelManager`` ...) is sent; values that
+    are not plain data (classes, functions) stay behind.
+    """
+    import sandbox
+    import trusted
+
+    def plain(value):
+        if isinstance(value, (list, tuple)):
+            return all(plain(v) for v in value)
+        if isinstance(value, dict):
+            return all(isinstance(k, str) and plain(v) for k, v in value.items())
+        return value is None or isinstance(value, (int, float, str, bool))
+
+    sections = {cls.__name__ for root in (trusted.TrustedExecute, sandbox.SandboxedKernelManager, sandbox.Sandbox)
+                for cls in root.mro() if issubclass(cls, Configurable)}
     out = {}
-    for section, keys in wanted.items():
-        if section in config:
-            values = {k: v for k, v in config[section].items() if (keys is None or k in keys)
-                      and isinstance(v, (int, float, str, bool, list))}
-            if values:
-                out[section] = values
+    for section in sorted(sections & set(config)):
+        values = {k: v for k, v in config[section].items() if plain(v)}
+        if values:
+            out[section] = values
     return out
 
 

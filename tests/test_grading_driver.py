@@ -112,3 +112,21 @@ def test_a_warm_kernel_serves_only_the_course_it_hides(tmp_path):
         assert not grading._fits(km, looser), "expected a kernel with other limits not to serve"
     finally:
         shutil.rmtree(km.scratch, ignore_errors=True)
+
+
+def test_workers_get_every_setting_of_the_executor_and_the_sandbox():
+    from traitlets.config import Config
+
+    config = Config()
+    config.Execute.timeout = 7                    # nbgrader's Execute
+    config.NotebookClient.iopub_timeout = 9       # a base class of Execute (nbclient)
+    config.KernelManager.shutdown_wait_time = 2.5  # a base class of the sandboxed kernel manager
+    config.Sandbox.hidden_folders = ["/srv/x"]
+    config.TrustedExecute.sandbox = False
+    config.Execute.kernel_manager_class = sandbox.SandboxedKernelManager  # a class: not plain data
+    config.GenerateFeedback.force = True          # not the executor's business
+    found = grading._plain(config)
+    expected = {"Execute": {"timeout": 7}, "NotebookClient": {"iopub_timeout": 9},
+                "KernelManager": {"shutdown_wait_time": 2.5}, "Sandbox": {"hidden_folders": ["/srv/x"]},
+                "TrustedExecute": {"sandbox": False}}
+    assert found == expected, f"expected the workers' settings {expected}, found {found}"
