@@ -215,3 +215,29 @@ def test_the_readme_table_lists_every_stage_and_its_graded_functions():
     for stage, functions in course.GRADED_FUNCTIONS.items():
         missing = [f for f in functions if f"`{f}`" not in rows[stage]]
         assert not missing, f"expected README's row for {stage} to name {missing}, found {rows[stage]!r}"
+
+
+#: Words of prose a stage may ask a learner to read (issue 11: "14,000 words for 59 lines of solution code").
+REQUIRED_WORDS, OPTIONAL_WORDS, COURSE_WORDS = 2000, 500, 11000
+
+
+def test_each_stage_reads_in_one_sitting():
+    words = {stage: course.lesson_words(course.read_notebook(course.notebook_path(course.SOLUTIONS, stage)))
+             for stage in course.stages()}
+    long = {stage: w for stage, w in words.items() if w[0] > REQUIRED_WORDS or w[1] > OPTIONAL_WORDS}
+    assert not long, (f"expected at most {REQUIRED_WORDS} words on each stage's required path and "
+                      f"{OPTIONAL_WORDS} in its optional sections, found (required, optional) {long}")
+    total = sum(r + o for r, o in words.values())
+    assert total <= COURSE_WORDS, f"expected at most {COURSE_WORDS} words of prose in the course, found {total}"
+
+
+def test_optional_sections_say_they_can_be_skipped():
+    for stage in course.stages():
+        nb = course.read_notebook(course.notebook_path(course.SOLUTIONS, stage))
+        lines = [line for cell in nb.cells if cell.cell_type == "markdown" for line in cell.source.splitlines()]
+        for i, line in enumerate(lines):
+            if line.startswith("#") and line.lstrip("# ").lower().startswith("optional"):
+                following = next((text for text in lines[i + 1:] if text.strip()), "")
+                assert following.startswith("*") and "skip" in following.lower(), (
+                    f"expected the optional section {line!r} of {stage} to start with an italic line saying "
+                    f"it can be skipped, found {following!r}")
