@@ -163,7 +163,9 @@ def test_feedback_names_the_mistake_and_leaks_nothing(graded, student, stage):
     page = course.notebook_path(workspace / "feedback" / student, stage).with_suffix(".html").read_text()
     text = visible_text(page)
     hidden = [line.strip() for source in mutants.hidden_tests(stage).values() for line in source.splitlines() if line.strip()]
-    for secret in ["HIDDEN TESTS", "reference", "checks", "autograder", "Traceback (most recent call last)", *hidden]:
+    # "checks" is also an English word of the lessons ("the derivative checks it"): the module is named as code
+    for secret in ["HIDDEN TESTS", "reference", "from checks", "import checks", "checks.", "autograder",
+                   "Traceback (most recent call last)", *hidden]:
         assert secret not in page, f"expected no {secret!r} in {student}'s {stage} feedback, found it"
     frame = re.search(r'File ".*", line \d+', text)
     assert frame is None, f"expected no traceback frame in {student}'s {stage} feedback, found {frame and frame.group()!r}"
