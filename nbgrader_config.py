@@ -27,13 +27,15 @@ c = get_config()  # noqa: F821  (provided by traitlets when it loads this file)
 c.CourseDirectory.course_id = "firstneuron"
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "notebooks"
-# Never let a learner's file shadow an instructor module (reference.py,
-# checks.py, ...): such files are not copied from a submission to grading, and
-# a kernel puts PYTHONPATH (autograder/) before the notebook's own folder, so
-# one written at run time is not imported either (tests/test_grading.py).
+# Never let a learner's file shadow an instructor module (reference.py, the
+# checks package, ...): a file of such a name (NAME.py, or a package's folder)
+# is not copied from a submission to grading, and the hidden checks import
+# theirs in the grader's process, from autograder/ (tests/test_grading.py).
+INSTRUCTOR_PACKAGES = sorted(p.name for p in AUTOGRADER.iterdir() if (p / "__init__.py").is_file())
 c.CourseDirectory.ignore = [
     ".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*",
     *sorted(p.name for p in AUTOGRADER.glob("*.py")),
+    *INSTRUCTOR_PACKAGES, *(f"{name}.py" for name in INSTRUCTOR_PACKAGES),
 ]
 
 # Release notebooks: no outputs, one generic kernel.

@@ -132,8 +132,9 @@ CASES = [
          "_wrong = propagate\ndef propagate(w, b, X, Y):\n    import sys\n    sys.displayhook(6)\n"
          "    return _wrong(w, b, X, Y)"),
     # --- Damage to others -------------------------------------------------------------------------------
-    Case("append_checks_py", "appends to the course's checks.py on disk",
-         "for p in ['{repo}/autograder/checks.py', '{course}/../autograder/checks.py']:\n    try:\n"
+    Case("append_checks_py", "appends to the course's checks on disk",
+         "for p in ['{repo}/autograder/checks/__init__.py', '{repo}/autograder/checks/propagate.py',\n"
+         "          '{course}/../autograder/checks/__init__.py']:\n    try:\n"
          "        open(p, 'a').write('\\ndef check_propagate_gradients(f):\\n    pass\\n')\n    except Exception:\n"
          "        pass"),
     Case("write_gradebook", "rewrites the gradebook: full marks for itself, zero for classmates",
@@ -161,7 +162,7 @@ CASES = [
          "import socket\ntry:\n    s = socket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
          "    s.sendall(b'hello from the sandbox')\n    s.close()\nexcept Exception:\n    pass"),
     Case("print_reference", "prints the reference's source into its own output",
-         "for p in ['{repo}/autograder/reference.py', '{repo}/autograder/checks.py']:\n    try:\n"
+         "for p in ['{repo}/autograder/reference.py', '{repo}/autograder/checks/propagate.py']:\n    try:\n"
          "        print(open(p).read())\n    except Exception as e:\n        print('no access:', type(e).__name__)"),
     Case("html_script", "puts a script in its output (it would run in the feedback page)",
          "from IPython.display import HTML, Javascript, display\n"

@@ -61,7 +61,7 @@ def submissions():
     plan["endless"] = {"01-sigmoid": (("sigmoid_endless_loop",), False, {"sigmoid_tests"})}
     # A learner who deleted the test cell of a wrong sigmoid: nbgrader puts it back and grades it.
     plan["deleter"] = {"01-sigmoid": (("sigmoid_sign_error",), False, {"sigmoid_tests"})}
-    # A learner who hands in a checks.py whose checks pass everything: it never reaches the grader.
+    # A learner who hands in a checks.py (and a checks/ package) whose checks pass everything: it never reaches the grader.
     plan["shadow"] = {"01-sigmoid": (("sigmoid_sign_error",), False, {"sigmoid_tests"})}
     # A learner whose code writes a fake checks.py at run time: the real checks are already loaded.
     plan["forger"] = {"01-sigmoid": (("writes_fake_checks",), False, {"dataset_sizes_tests"})}
@@ -88,6 +88,8 @@ def graded(tmp_path_factory):
             path = catalogue.submit(workspace, student, stage, nb)
             if student == "shadow":
                 (path.parent / "checks.py").write_text(FAKE_CHECKS)
+                (path.parent / "checks").mkdir()  # the package's own name, as a folder
+                (path.parent / "checks" / "__init__.py").write_text(FAKE_CHECKS)
                 (path.parent / "reference.py").write_text(FAKE_CHECKS)
             todo.append((student, stage))
     corrupt = course.notebook_path(workspace / "submitted" / "corrupt", "01-sigmoid")
@@ -258,3 +260,11 @@ def test_diagnoses_travel_as_data(graded, stage):
     for cell, diagnosis in outcome.diagnoses.items():
         assert diagnosis["hint"] and diagnosis["hint"] in outcome.messages[cell], \
             f"expected {cell}'s hint {diagnosis['hint']!r} to be what its feedback line says, found {outcome.messages[cell]!r}"
+
+
+def test_instructor_module_names_handed_in_never_reach_grading(graded):
+    workspace, _, _ = graded
+    autograded = workspace / "autograded" / "shadow" / "01-sigmoid"
+    assert autograded.is_dir(), f"expected the shadow student's graded folder {autograded}"
+    found = sorted(p.name for p in autograded.iterdir() if p.name in ("checks.py", "checks", "reference.py"))
+    assert not found, f"expected no checks.py, checks/ or reference.py copied to {autograded}, found {found}"

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import reference as R
+from checks import relative_error
 
 # --- the published example (row-vector w) ------------------------------------
 
@@ -21,13 +22,6 @@ W0 = np.array([[1.0, 2.0]])
 B0 = 2.0
 X0 = np.array([[1.0, 2.0, -1.0], [3.0, 4.0, -3.2]])
 Y0 = np.array([[1, 0, 1]])
-
-
-def _relative_error(a, b):
-    """|a - b| / max(1e-8, |a| + |b|), with vector norms for arrays."""
-    a = np.ravel(np.asarray(a, dtype=np.float64))
-    b = np.ravel(np.asarray(b, dtype=np.float64))
-    return float(np.linalg.norm(a - b) / max(1e-8, np.linalg.norm(a) + np.linalg.norm(b)))
 
 
 def _readonly(*arrays):
@@ -189,8 +183,8 @@ def test_gradients_match_centred_finite_differences(n_x, m, seed):
         num_dw[0, k] = (R.propagate(wp, b, X, Y)[1] - R.propagate(wm, b, X, Y)[1]) / (2 * eps)
     num_db = (R.propagate(w, b + eps, X, Y)[1] - R.propagate(w, b - eps, X, Y)[1]) / (2 * eps)
 
-    err_w = _relative_error(grads["dw"], num_dw)
-    err_b = _relative_error(grads["db"], num_db)
+    err_w = relative_error(grads["dw"], num_dw)
+    err_b = relative_error(grads["db"], num_db)
     assert err_w < 1e-7, f"dw: expected relative error < 1e-7, found {err_w:.2e} " \
                          f"(analytic {grads['dw']}, numeric {num_dw})"
     assert err_b < 1e-7, f"db: expected relative error < 1e-7, found {err_b:.2e} " \
