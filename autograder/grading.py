@@ -334,6 +334,19 @@ def mend_cells(nb, release_nb):
     return "; ".join(notes)
 
 
+def renamed_notebook(folder, stage):
+    """The notebook of a submission handed in under another name than ``STAGE.ipynb``, or None.
+
+    It is the folder's only notebook when ``STAGE.ipynb`` is missing; with
+    several notebooks and none of the expected name, none is guessed.
+    """
+    folder = Path(folder)
+    if (folder / f"{stage}.ipynb").is_file():
+        return None
+    notebooks = sorted(folder.glob("*.ipynb"))
+    return notebooks[0] if len(notebooks) == 1 else None
+
+
 def stage_submission(course_dir, stage, student, folder, staging):
     """Copy a submission to the driver's staging folder, mended; returns a note for manual review, or ''.
 
@@ -347,11 +360,10 @@ def stage_submission(course_dir, stage, student, folder, staging):
     shutil.copytree(folder, target, ignore=lambda where, names: [n for n in names if (Path(where) / n).is_symlink()])
     notes = []
     expected = target / f"{stage}.ipynb"
-    if not expected.is_file():
-        others = sorted(target.glob("*.ipynb"))
-        if len(others) == 1:
-            others[0].rename(expected)
-            notes.append(f"the notebook was named {others[0].name!r}; graded as {expected.name}")
+    renamed = renamed_notebook(target, stage)
+    if renamed is not None:
+        renamed.rename(expected)
+        notes.append(f"the notebook was named {renamed.name!r}; graded as {expected.name}")
     if expected.is_file():
         nb = nbformat.read(str(expected), as_version=4)
         release = Path(course_dir.format_path(course_dir.release_directory, ".", stage)) / f"{stage}.ipynb"
@@ -595,14 +607,11 @@ def name_as_submitted(course_dir, stage, student):
     page under a hash of its name, and ``fetch_feedback`` looks for the hash of
     the name the learner submitted: the page is copied to that name too.
     """
-    submitted = Path(course_dir.format_path(course_dir.submitted_directory, student, stage))
-    if (submitted / f"{stage}.ipynb").is_file():
-        return None
-    handed_in = sorted(submitted.glob("*.ipynb"))
+    handed_in = renamed_notebook(course_dir.format_path(course_dir.submitted_directory, student, stage), stage)
     page = Path(course_dir.format_path(course_dir.feedback_directory, student, stage)) / f"{stage}.html"
-    if len(handed_in) != 1 or not page.is_file():
+    if handed_in is None or not page.is_file():
         return None
-    renamed = page.with_name(f"{handed_in[0].stem}.html")
+    renamed = page.with_name(f"{handed_in.stem}.html")
     shutil.copyfile(page, renamed)
     return renamed
 
