@@ -361,6 +361,16 @@ def solution_cells(stage):
             for cell in nb.cells if is_solution(cell)}
 
 
+def heading_level(line):
+    """The level of a Markdown heading line (``## ...`` is 2), 0 for any other line."""
+    return len(line) - len(line.lstrip("#")) if line.startswith("#") else 0
+
+
+def is_optional_heading(line):
+    """True for the heading of an optional section: its text starts with "Optional"."""
+    return heading_level(line) > 0 and line.lstrip("# ").lower().startswith("optional")
+
+
 def lesson_words(nb):
     """Words of prose in `nb`'s markdown cells: ``(required, optional)``.
 
@@ -375,10 +385,10 @@ def lesson_words(nb):
         if cell.cell_type != "markdown":
             continue
         for line in cell.source.splitlines():
-            heading = len(line) - len(line.lstrip("#")) if line.startswith("#") else 0
+            heading = heading_level(line)
             if heading and optional_level is not None and heading <= optional_level:
                 optional_level = None
-            if heading and optional_level is None and line.lstrip("# ").lower().startswith("optional"):
+            if optional_level is None and is_optional_heading(line):
                 optional_level = heading
             words = len(line.split())
             if optional_level is None:

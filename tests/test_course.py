@@ -236,7 +236,7 @@ def test_optional_sections_say_they_can_be_skipped():
         nb = course.read_notebook(course.notebook_path(course.SOLUTIONS, stage))
         lines = [line for cell in nb.cells if cell.cell_type == "markdown" for line in cell.source.splitlines()]
         for i, line in enumerate(lines):
-            if line.startswith("#") and line.lstrip("# ").lower().startswith("optional"):
+            if course.is_optional_heading(line):
                 following = next((text for text in lines[i + 1:] if text.strip()), "")
                 assert following.startswith("*") and "skip" in following.lower(), (
                     f"expected the optional section {line!r} of {stage} to start with an italic line saying "
