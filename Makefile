@@ -39,9 +39,11 @@ grade: $(STAMP)
 	$(PY) -m classroom grade $(STAGE) --course $(or $(COURSE),.) $(ARGS)
 
 ## check: grade your own notebook, hidden tests included: make check STAGE=02-propagate [NOTEBOOK=path]
+# NOTEBOOK= is a path from this folder, or a name in the stage's folder (JupyterLab's Duplicate puts
+# its copy there): NOTEBOOK=my-copy.ipynb finds notebooks/02-propagate/my-copy.ipynb.
 check: $(STAMP)
 	@test -n "$(STAGE)" || { echo "usage: make check STAGE=01-sigmoid [NOTEBOOK=path/to/notebook.ipynb]"; exit 2; }
-	$(PY) autograder/classroom.py check $(STAGE) $(NOTEBOOK)
+	$(PY) autograder/classroom.py check $(STAGE) $(if $(NOTEBOOK),"$(NOTEBOOK)")
 
 ## lab: open the course (the release notebooks) in the learners' JupyterLab [LAB_ARGS="--port=8899 ..."]
 # learner-lab/ (on JUPYTER_CONFIG_PATH) turns off nbgrader's instructor extensions (formgrader,

@@ -175,7 +175,9 @@ def main(argv=None):
     p.add_argument("--scheduler", help="a Dask scheduler's address: grade on that cluster")
     p = sub.add_parser("check", help="grade your own notebook of a stage (exit 0 at full marks)")
     p.add_argument("stage", help="e.g. 02-propagate")
-    p.add_argument("notebook", nargs="?", type=Path, help="default: notebooks/STAGE/STAGE.ipynb")
+    p.add_argument("notebook", nargs="?", type=Path,
+                   help="default: notebooks/STAGE/STAGE.ipynb; a relative path is looked for from the working "
+                        "folder, then in notebooks/STAGE/")
     p = sub.add_parser("validate", help="nbgrader validate with an exit code (0 = passes)")
     p.add_argument("notebook", type=Path)
     p.add_argument("--invert", action="store_true", help="succeed when no test passes")

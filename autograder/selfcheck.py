@@ -20,17 +20,43 @@ from course import (GRADED_FUNCTIONS, cell_grade_id, GRADING, RELEASE, REPO, SOL
                     make_workspace, notebook_path, read_notebook)
 
 
+def notebook_places(stage, path):
+    """Where ``NOTEBOOK=path`` may be: as given (from the working folder), then in the stage's folder.
+
+    A relative `path` is tried from the working folder and from ``notebooks/STAGE/``, where
+    JupyterLab's Duplicate puts a copy; a name without ``.ipynb`` is tried with it too.
+    """
+    given = Path(path)
+    bases = [given] if given.is_absolute() else [Path.cwd() / given, RELEASE / stage / given]
+    places = []
+    for place in bases:
+        places.append(place)
+        if place.suffix != ".ipynb":
+            places.append(place.with_name(place.name + ".ipynb"))
+    return list(dict.fromkeys(places))
+
+
 def find_learner_notebook(stage, path=None):
     """The learner's notebook of `stage`, wherever it is.
 
-    `path` if it is a notebook; else the notebooks in `path` (default
-    ``notebooks/STAGE/``) that hold this stage's graded cells, which finds a
-    renamed copy.  Raises CourseError saying what to rename or pass when
-    there is none or more than one.
+    `path` if it is a notebook, looked for by `notebook_places`; else the
+    notebooks in the folder `path` (default ``notebooks/STAGE/``) that hold
+    this stage's graded cells, which finds a renamed copy.  Raises CourseError
+    naming the places tried, or saying what to rename or pass when there is
+    none or more than one.
     """
-    if path is not None and Path(path).is_file():
-        return Path(path)
-    folder = Path(path) if path is not None else RELEASE / stage
+    folder = RELEASE / stage
+    if path is not None:
+        places = notebook_places(stage, path)
+        for place in places:
+            if place.is_file():
+                return place
+        folders = [place for place in places if place.is_dir()]
+        if not folders:
+            tried = " and ".join(str(place) for place in places)
+            raise CourseError(f"{path}: no such notebook; looked for {tried} (NOTEBOOK= is a path from the "
+                              f"folder you run make in, or a name in {RELEASE / stage})")
+        folder = folders[0]
     expected = folder / f"{stage}.ipynb"
     if expected.is_file():
         return expected

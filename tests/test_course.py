@@ -1,7 +1,9 @@
 """The course's files: release in sync, no leaks, pins in step, clean notebooks."""
 import ast
 import json
+import os
 import re
+import subprocess
 
 import nbformat
 import pytest
@@ -140,6 +142,28 @@ def test_environment_yml_has_the_same_pins_as_requirements():
             conda[name.strip().lower().replace("_", "-")] = version.strip()
     expected = pins_from_requirements()
     assert conda == expected, f"expected environment.yml to pin {expected}, found {conda}"
+
+
+#: Maintainers' tools, left out of Binder's learners-only environment.
+NOT_FOR_LEARNERS = {"pytest", "nbval", "playwright", "distributed"}
+
+
+def test_binder_has_the_learners_pins_of_requirements_and_applies_the_learners_lab():
+    binder = {}
+    for line in (REPO / "binder" / "requirements.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, version = line.split("==")
+            binder[name.strip().lower().replace("_", "-")] = version.strip()
+    expected = {name: version for name, version in pins_from_requirements().items() if name not in NOT_FOR_LEARNERS}
+    assert binder == expected, f"expected binder/requirements.txt to pin {expected}, found {binder}"
+    env = {k: v for k, v in os.environ.items() if k not in ("JUPYTER_CONFIG_PATH",)}
+    env["PYTHONPATH"] = str(REPO / "autograder")
+    shown = subprocess.run(["bash", str(REPO / "binder" / "start"), "env"], env=env, capture_output=True, text=True,
+                           check=True).stdout.splitlines()
+    config = [line for line in shown if line.startswith(("JUPYTER_CONFIG_PATH=", "PYTHONPATH="))]
+    assert config == [f"JUPYTER_CONFIG_PATH={REPO / 'learner-lab'}"], (
+        f"expected binder/start to set JUPYTER_CONFIG_PATH to learner-lab/ and drop PYTHONPATH, found {config}")
 
 
 def test_requirements_agree_with_the_lock_file():

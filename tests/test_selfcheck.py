@@ -76,6 +76,25 @@ def test_no_notebook_or_several_give_a_clear_message(tmp_path):
         selfcheck.find_learner_notebook(STAGE, tmp_path / "two")
 
 
+def test_notebook_is_found_from_the_working_folder_and_from_the_stage_folder(tmp_path, monkeypatch):
+    """NOTEBOOK=my-copy.ipynb finds JupyterLab's Duplicate in the stage's folder; a miss names every place tried."""
+    release = tmp_path / "notebooks"
+    monkeypatch.setattr(selfcheck, "RELEASE", release)
+    copy = write(catalogue.build_submission(STAGE), release / STAGE / "my-copy.ipynb")
+    mine = write(catalogue.build_submission(STAGE), tmp_path / "work" / "mine" / "sigmoid.ipynb")
+    monkeypatch.chdir(tmp_path / "work")
+    for given, expected in (("my-copy.ipynb", copy), ("my-copy", copy), ("mine/sigmoid.ipynb", mine),
+                            (str(mine), mine), ("mine", mine)):
+        found = selfcheck.find_learner_notebook(STAGE, given)
+        assert found.resolve() == expected.resolve(), f"expected NOTEBOOK={given} to find {expected}, found {found}"
+    with pytest.raises(course.CourseError) as raised:
+        selfcheck.find_learner_notebook(STAGE, "nowhere.ipynb")
+    message = str(raised.value)
+    for place in (tmp_path / "work" / "nowhere.ipynb", release / STAGE / "nowhere.ipynb"):
+        assert str(place) in message, f"expected the error to name {place}, found {message!r}"
+    assert "no such folder" not in message, f"expected one error about the notebook, found {message!r}"
+
+
 def test_the_command_line_exit_code(tmp_path):
     good = write(catalogue.build_submission(STAGE), tmp_path / "good.ipynb")
     blank = write(catalogue.build_submission(STAGE, blank=True), tmp_path / "blank.ipynb")

@@ -68,12 +68,38 @@ def check_predict(predict, seed=None):
                  Mistake("predict_wrong_shape", "the prediction is a row of shape (1, m), like Y.", None))
         require(name, seed, assert_array, f"the prediction for {case}", found, shape=(1, m), dtype_kind="fiub")
         if not close(found, reference.predict(w, b, X), rtol=0, atol=0):
-            fail(name, f"wrong predictions for {case}", seed,
-                 diagnose_all(founds, PREDICT_MISTAKES, [(w_, b_, X_) for w_, b_, X_, _ in cases]),
+            fail(name, f"wrong predictions for {case}", seed, _predict_diagnosis(founds, cases),
                  advice="Y_prediction is 1 where σ(w X + b) > 0.5 and 0 elsewhere.")
 
 
+def _predict_diagnosis(founds, cases):
+    """The mistake that fits every case, else the one that fits the random cases (the last is the 0.5 tie).
+
+    A second mistake that shows only at exactly 0.5 (``>=``, ``np.round``) must not hide the first:
+    without ``+ b`` and with ``A >= 0.5`` the predictions fit no fingerprint on the tie case, but
+    ``predict_forgot_b`` on every other one.  The random cases are evidence only when the
+    predictions differ from the right ones there, so that the fingerprint explains a difference.
+    """
+    args = [(w, b, X) for w, b, X, _ in cases]
+    mistake = diagnose_all(founds, PREDICT_MISTAKES, args)
+    wrong_off_tie = any(not close(found, reference.predict(*a), rtol=0, atol=0)
+                        for found, a in zip(founds[:-1], args[:-1]))
+    if mistake is None and wrong_off_tie:
+        off_tie = [m for m in PREDICT_MISTAKES if m.name != "predict_threshold_inclusive"]
+        mistake = diagnose_all(founds[:-1], off_tie, args[:-1])
+    return mistake
+
+
 MODEL_KEYS = ("costs", "Y_prediction_test", "Y_prediction_train", "w", "b", "learning_rate", "num_iterations")
+
+
+def _model_problem(rng, n_x, m_train, m_test):
+    """X_train (n_x, m_train), Y_train (1, m_train), X_test (n_x, m_test), Y_test (1, m_test) a line separates."""
+    w_true, b_true, X_train, _ = logistic_problem(rng, n_x, m_train)
+    X_test = rng.normal(0, 1, size=(n_x, m_test))
+    Y_train = (np.dot(w_true, X_train) + b_true > 0).astype(float)
+    Y_test = (np.dot(w_true, X_test) + b_true > 0).astype(float)
+    return X_train, Y_train, X_test, Y_test
 
 
 def _quiet_model(X_train, Y_train, X_test, Y_test, num_iterations=2000, learning_rate=0.5, swap=False):
@@ -93,14 +119,10 @@ def check_model(model, seed=None):
     """
 
     seed = new_seed(seed)
-    rng = np.random.default_rng(seed)
     name = "model"
     check_origin(model, name)
     n_x, m_train, m_test = 4, 12, 6
-    w_true, b_true, X_train, _ = logistic_problem(rng, n_x, m_train)
-    X_test = rng.normal(0, 1, size=(n_x, m_test))
-    Y_train = (np.dot(w_true, X_train) + b_true > 0).astype(float)
-    Y_test = (np.dot(w_true, X_test) + b_true > 0).astype(float)
+    X_train, Y_train, X_test, Y_test = _model_problem(np.random.default_rng(seed), n_x, m_train, m_test)
     num_iterations, learning_rate = 150, 0.05
     calls = {}  # (num_iterations, learning_rate, print_cost) -> (result, printed)
 
@@ -136,6 +158,9 @@ def check_model(model, seed=None):
             raise CheckFailure(raised.problem, "model_predictions_swapped", error=raised.error,
                                hint="Y_prediction_train and Y_prediction_test are swapped: predict X_train for "
                                     "Y_prediction_train and X_test for Y_prediction_test.")
+        fixed = _fixed_n_x(model, seed, raised)
+        if fixed is not None:
+            raise CheckFailure(raised.problem, fixed.name, error=raised.error, hint=fixed.hint)
         raise raised
 
     d, printed = run()
@@ -181,11 +206,66 @@ def check_model(model, seed=None):
             fail(name, problem, seed, Mistake(
                 "model_ignores_arguments" if both else f"model_ignores_{same[0]}",
                 f"the {' and '.join(same)} argument{'s are' if both else ' is'} not passed on to optimize: the "
-                f"learned w and b do not change when {'they change' if both else 'it changes'}. Call optimize("
-                "w, b, X_train, Y_train, num_iterations, learning_rate, print_cost).", None))
+                f"learned w and b do not change when {'they change' if both else 'it changes'}. optimize "
+                f"must train with the {' and '.join(same)} that model was given, not with a number written "
+                "in the code.", None))
+        if _holds_probabilities(d, expected, X_train, X_test):
+            fail(name, problem, seed, Mistake(
+                "model_returns_probabilities", "the predictions are the probabilities σ(w X + b), between 0 "
+                "and 1; Y_prediction_train and Y_prediction_test hold the classes 0 or 1, which predict "
+                "gives.", None))
         fail(name, problem, seed)
     _, printed_with_costs = run(print_cost=True)
+    ignored = Mistake("model_ignores_print_cost", "print_cost decides whether optimize prints the cost: "
+                      "model must hand its own print_cost on to optimize, not True or False written in the "
+                      "code (nor leave it out).", None)
     if "Cost after iteration 0" not in printed_with_costs:
-        fail(name, "with print_cost=True it prints no cost ('Cost after iteration 0: ...')", seed,
-             Mistake("model_ignores_print_cost", "print_cost is not passed on to optimize: call optimize(w, b, "
-                     "X_train, Y_train, num_iterations, learning_rate, print_cost).", None))
+        fail(name, "with print_cost=True it prints no cost ('Cost after iteration 0: ...')", seed, ignored)
+    if COST_LINE.search(printed):
+        fail(name, "with print_cost=False it prints the cost ('Cost after iteration ...') all the same", seed,
+             ignored)
+
+
+#: A line of optimize's cost log, as printed when print_cost is True.
+COST_LINE = re.compile(r"^Cost after iteration \d+", re.M)
+
+
+def _holds_probabilities(d, expected, X_train, X_test):
+    """True when a wrong prediction of `d` is σ(w X + b) of the learned w, b (probabilities, not classes)."""
+    found = False
+    for key, X in (("Y_prediction_train", X_train), ("Y_prediction_test", X_test)):
+        if close(d[key], expected[key]):
+            continue
+        if not close(d[key], reference.sigmoid(np.dot(expected["w"], X) + expected["b"])):
+            return False
+        found = True
+    return found
+
+
+def _fixed_n_x(model, seed, raised):
+    """The diagnosis of a w whose size is written in the code (12288, the classic course's n_x), or None.
+
+    `raised` said that w has shape (1, K) where X needs another n_x. The model is
+    called once more with another n_x and other numbers of examples: the same K
+    again means that K does not come from the data.
+    """
+    wrong = re.search(r"got shape \(1, (\d+)\)", str(raised.error))
+    if not wrong:
+        return None
+    size = int(wrong.group(1))
+    n_x, m_train, m_test = 7, 17, 5
+    X_train, Y_train, X_test, Y_test = _model_problem(np.random.default_rng(seed + 1), n_x, m_train, m_test)
+    if size in (n_x, m_train, m_test):
+        return None
+    try:
+        with substituted(model, "predict", reference.predict), contextlib.redirect_stdout(io.StringIO()):
+            call_without_mutation(model, "model", seed, X_train, Y_train, X_test, Y_test, 150, 0.05, False)
+    except CheckFailure as again:
+        same = re.search(r"got shape \(1, (\d+)\)", str(again.error))
+        if same and int(same.group(1)) == size:
+            classic = (" 12288 = 64 × 64 × 3 is the n_x of the classic course's cat pictures;"
+                       if size == 12288 else "")
+            return Mistake("model_n_x_hard_coded", f"w has {size} weights whatever the data:{classic} this "
+                           "course's pictures, and the hidden tests' data, have another n_x. n_x is the number "
+                           "of rows of X_train: make w with initialize_with_zeros(X_train.shape[0]).", None)
+    return None

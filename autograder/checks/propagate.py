@@ -215,6 +215,17 @@ def finite_difference_gradients(cost_of, w, b, epsilon=1e-6):
     return dw, float(db)
 
 
+def gradient_verdict(err):
+    """In plain words, whether gradients agree with the slopes of the learner's own cost (relative error `err`)."""
+    measured = (f"Measured against the slopes of your own cost (finite differences), your gradients are off by "
+                f"a relative error of {err:.1g}")
+    if err < GRAD_OK:
+        return f"{measured}, below {GRAD_OK:g}: they match your cost"
+    if err > GRAD_WRONG:
+        return f"{measured}, above {GRAD_WRONG:g}: they do not match your cost (a match is below {GRAD_OK:g})"
+    return f"{measured}: they nearly match your cost, but not as closely as right gradients do (below {GRAD_OK:g})"
+
+
 def check_propagate_gradients(propagate, seed=None):
     """dw has shape (1, n_x) and db is a float, both equal to the gradients of the cost.
 
@@ -256,12 +267,9 @@ def check_propagate_gradients(propagate, seed=None):
         with np.errstate(all="ignore"):
             fd_dw, fd_db = finite_difference_gradients(own_cost, w, b)
         err = relative_error(np.append(dw, db), np.append(fd_dw, fd_db))
-        verdict = "right" if err < GRAD_OK else "wrong" if err > GRAD_WRONG else "doubtful"
         which = "dw" if not dw_ok else "db"
         mistake = diagnose(np.append(dw, db), GRADIENT_MISTAKES, w, b, X, Y)
-        problem = (f"wrong {which} for n_x = {n_x}, m = {m}; relative error between your gradients and "
-                   f"finite differences of your own cost: {err:.1e} ({verdict}: < {GRAD_OK:g} is right, "
-                   f"> {GRAD_WRONG:g} is wrong)")
-        advice = ("Your gradients match your cost, so the cost formula itself is wrong."
+        problem = f"wrong {which} for n_x = {n_x}, m = {m}. " + gradient_verdict(err)
+        advice = ("So the cost itself is wrong: fix it first."
                   if err < GRAD_OK else "Check dZ = A - Y, dw = (1/m) dZ Xᵀ, db = (1/m) Σ dZ.")
         fail(name, problem, seed, mistake, advice)
