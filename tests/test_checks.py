@@ -318,3 +318,44 @@ def test_a_misdiagnosis_is_counted():
                                 diagnosis="sigmoid_no_reciprocal")
     _, summary, ok = mutants.run({"t": variant}, echo=lambda line: None)
     assert summary["misdiagnosed"] == 1 and not ok, f"expected one misdiagnosis and a failed run, found {summary}"
+
+
+def test_the_gradient_verdict_is_plain_words():
+    """Issue 19: "(wrong: < 1e-07 is right, > 0.01 is wrong)" read as a riddle; the verdict now says it in words."""
+    def propagate_dw_doubled(w, b, X, Y):
+        grads, cost = reference.propagate(w, b, X, Y)
+        return {"dw": 2 * grads["dw"], "db": grads["db"]}, cost
+
+    with pytest.raises(checks.CheckFailure) as failure:
+        checks.check_propagate_gradients(propagate_dw_doubled, seed=3)
+    message = str(failure.value)
+    assert "they do not match your cost (a match is below 1e-07)" in message, (
+        f"expected the verdict in words, found {message!r}")
+    assert "is right, >" not in message, f"expected no riddle of thresholds, found {message!r}"
+
+
+def test_a_predict_wrong_only_at_the_tie_is_not_called_a_missing_b():
+    """The random cases name a mistake only when the predictions differ there too."""
+    def predict_half_at_the_tie(w, b, X):
+        A = reference.sigmoid(np.dot(w, X) + b)
+        Y_prediction = (A > 0.5).astype(float)
+        Y_prediction[A == 0.5] = 0.5
+        return Y_prediction
+
+    with pytest.raises(checks.CheckFailure) as failure:
+        checks.check_predict(predict_half_at_the_tie, seed=5)
+    assert failure.value.mistake is None, f"expected no name for a slip at exactly 0.5, found {failure.value.mistake}"
+
+
+def test_a_size_of_w_taken_from_the_data_is_not_called_hard_coded():
+    """w sized by X_train.size (it changes with the data) is not a size written in the code."""
+    def model(X_train, Y_train, X_test, Y_test, num_iterations=2000, learning_rate=0.005, print_cost=False):
+        w, b = reference.initialize_with_zeros(X_train.size)
+        params, _, costs = reference.optimize(w, b, X_train, Y_train, num_iterations, learning_rate, print_cost)
+        return params
+
+    with pytest.raises(checks.CheckFailure) as failure:
+        checks.check_model(model, seed=2)
+    assert failure.value.mistake != "model_n_x_hard_coded", (
+        f"expected no 'hard-coded n_x' for a size that follows the data, found {failure.value}")
+    assert failure.value.mistake == "w_wrong_shape", f"expected the shape of w explained, found {failure.value}"

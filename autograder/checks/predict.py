@@ -114,8 +114,11 @@ def check_model(model, seed=None):
 
     The learner's `predict` is replaced by the reference's while the check
     runs, so a mistake in predict costs predict's points only.  When the
-    result is wrong, each of num_iterations, learning_rate and print_cost is
-    changed alone to see whether model passes it on.
+    result is wrong, each of num_iterations and learning_rate is changed alone
+    to see whether model passes it on; print_cost is checked both ways (no cost
+    printed with False, the cost printed with True).  A w whose size does not
+    follow X_train is called again with other sizes to tell a size written in
+    the code (the classic course's 12288) from one taken from the wrong axis.
     """
 
     seed = new_seed(seed)
@@ -207,8 +210,8 @@ def check_model(model, seed=None):
                 "model_ignores_arguments" if both else f"model_ignores_{same[0]}",
                 f"the {' and '.join(same)} argument{'s are' if both else ' is'} not passed on to optimize: the "
                 f"learned w and b do not change when {'they change' if both else 'it changes'}. optimize "
-                f"must train with the {' and '.join(same)} that model was given, not with a number written "
-                "in the code.", None))
+                f"must train with the {' and '.join(same)} that model was given, not with "
+                f"{'numbers' if both else 'a number'} written in the code.", None))
         if _holds_probabilities(d, expected, X_train, X_test):
             fail(name, problem, seed, Mistake(
                 "model_returns_probabilities", "the predictions are the probabilities σ(w X + b), between 0 "

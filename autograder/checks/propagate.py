@@ -220,7 +220,7 @@ def gradient_verdict(err):
     measured = (f"Measured against the slopes of your own cost (finite differences), your gradients are off by "
                 f"a relative error of {err:.1g}")
     if err < GRAD_OK:
-        return f"{measured}, below {GRAD_OK:g}: they match your cost"
+        return f"{measured}, below {GRAD_OK:g}"
     if err > GRAD_WRONG:
         return f"{measured}, above {GRAD_WRONG:g}: they do not match your cost (a match is below {GRAD_OK:g})"
     return f"{measured}: they nearly match your cost, but not as closely as right gradients do (below {GRAD_OK:g})"
@@ -270,6 +270,6 @@ def check_propagate_gradients(propagate, seed=None):
         which = "dw" if not dw_ok else "db"
         mistake = diagnose(np.append(dw, db), GRADIENT_MISTAKES, w, b, X, Y)
         problem = f"wrong {which} for n_x = {n_x}, m = {m}. " + gradient_verdict(err)
-        advice = ("So the cost itself is wrong: fix it first."
+        advice = ("Your gradients match your cost, so the cost formula itself is wrong: fix the cost first."
                   if err < GRAD_OK else "Check dZ = A - Y, dw = (1/m) dZ Xᵀ, db = (1/m) Σ dZ.")
         fail(name, problem, seed, mistake, advice)
