@@ -47,8 +47,9 @@ check: $(STAMP)
 
 ## lab: open the course (the release notebooks) in the learners' JupyterLab [LAB_ARGS="--port=8899 ..."]
 # learner-lab/ (on JUPYTER_CONFIG_PATH) turns off nbgrader's instructor extensions (formgrader,
-# course list, create assignment); learners keep the assignment list and Validate. Learners'
-# kernels never see autograder/ (no PYTHONPATH). As root (a container), Jupyter needs --allow-root.
+# course list, create assignment); learners keep Validate, and the assignment list where an
+# exchange is set up. Learners' kernels never see autograder/ (no PYTHONPATH). As root (a
+# container), Jupyter needs --allow-root. binder/start applies the same.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 lab: $(STAMP)
 	cd notebooks && env -u PYTHONPATH JUPYTER_CONFIG_PATH=$(CURDIR)/learner-lab \

@@ -179,6 +179,58 @@ def test_a_learner_runs_the_stage_in_the_learners_lab(browser, lab, stage):
         page.close()
 
 
+def learner_lab_config():
+    """learner-lab/jupyter_server_config.py as a module (imported, it only defines its functions)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("learner_lab_config", REPO / "learner-lab" / "jupyter_server_config.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_lab_keeps_the_assignment_list_only_where_an_exchange_is_set_up(tmp_path):
+    config = learner_lab_config()
+    exchange = tmp_path / "exchange"
+    folder = tmp_path / "course"
+    folder.mkdir()
+    (folder / "nbgrader_config.py").write_text(f"c = get_config()\nc.Exchange.root = {str(exchange)!r}\n")
+    assert not config.exchange_is_set_up([str(folder)]), f"expected no exchange while {exchange} does not exist"
+    exchange.mkdir()
+    assert config.exchange_is_set_up([str(folder)]), f"expected the exchange {exchange} (from nbgrader_config.py) found"
+    (folder / "nbgrader_config.py").write_text("c = get_config()\nc.ExchangeFactory.exchange = 'my_exchange.Exchange'\n")
+    assert config.exchange_is_set_up([str(folder)]), "expected an exchange class of its own to count as an exchange"
+
+
+def test_the_self_study_lab_shows_no_assignment_list_without_an_exchange(browser, lab):
+    """Issue 19: "Error fetching courses!", the Assignment List three times and a traceback in the log, gone."""
+    url, folder = lab
+    from jupyter_core.paths import jupyter_config_path
+
+    if learner_lab_config().exchange_is_set_up([*reversed(jupyter_config_path()), str(folder)]):
+        pytest.skip("this machine has an nbgrader exchange: the lab rightly shows the Assignment List")
+    page = open_notebook(browser, url, "01-sigmoid", workspace="no-exchange")
+    try:
+        page.wait_for_timeout(2000)  # the Assignment List asked the server for courses as soon as it loaded
+        commands = page.evaluate("() => document.body.innerText")
+        palette = []
+        page.keyboard.press("Control+Shift+c")  # the command palette lists every command, menus included
+        page.wait_for_selector(".lm-CommandPalette-content", timeout=10_000)
+        palette = page.locator(".lm-CommandPalette-itemLabel").all_inner_texts()
+        for words in ("Error fetching courses", "exchange directory does not exist"):
+            assert words not in commands, f"expected no {words!r} in the learners' lab, found it on the page"
+        listed = [label for label in palette if "Assignment List" in label]
+        assert not listed, f"expected no Assignment List command without an exchange, found {listed}"
+        assert any("Validate" in label for label in palette), (
+            f"expected nbgrader's Validate to stay, found the commands {palette}")
+        page.screenshot(path=str(SHOTS / "lab-without-exchange.png"))
+    finally:
+        page.close()
+    log = (folder.parent / "lab.log").read_text()
+    for words in ("exchange directory does not exist", "Traceback"):
+        assert words not in log, f"expected no {words!r} in the server's log, found {log[log.find(words) - 300:][:800]}"
+
+
 def test_a_wrong_sigmoid_shows_its_message_without_a_traceback(browser, lab):
     url, _ = lab
     page = open_notebook(browser, url, "01-sigmoid", workspace="wrong-sigmoid")
