@@ -2,6 +2,7 @@
 import contextlib
 import io
 import linecache
+import sys
 import warnings
 
 import numpy as np
@@ -14,6 +15,11 @@ CELL = "import numpy as np\n\n\ndef propagate(A):\n    cost = np.log(A)\n    ret
 CELL_FILE = "/tmp/firstneuron-kernel-ab12/work/ipykernel_81/2041583.py"
 
 
+def show(message, category, filename, lineno, file=None, line=None):
+    """Python's own showwarning: the formatted warning to stderr."""
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
 def run_cell(filename):
     """Run CELL as if compiled from `filename`, then call its propagate; return what went to stderr."""
     linecache.cache[filename] = (len(CELL), None, CELL.splitlines(True), filename)
@@ -21,6 +27,7 @@ def run_cell(filename):
     err = io.StringIO()
     with contextlib.redirect_stderr(err), warnings.catch_warnings():
         warnings.simplefilter("always")
+        warnings.showwarning = show  # as Python shows it, while the warning is raised (pytest records them)
         exec(compile(CELL, filename, "exec"), namespace)
         namespace["propagate"](np.zeros((1, 3)))
     return err.getvalue()
