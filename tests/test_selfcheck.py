@@ -122,3 +122,21 @@ def test_two_checks_at_once_do_not_collide_and_the_last_pages_are_kept(tmp_path)
     assert len(set(pages)) == 2 and all(Path(p).is_file() for p in pages), f"expected two new feedback pages, found {pages}"
     kept = sorted((course.GRADING / "check" / STAGE / "feedback").glob("*.html"))
     assert len(kept) <= selfcheck.CHECK_HISTORY, f"expected at most {selfcheck.CHECK_HISTORY} pages kept, found {len(kept)}"
+
+
+def test_a_warning_in_the_feedback_names_the_learners_line_not_the_sandbox_path(tmp_path):
+    """Issue 19: a RuntimeWarning showed /tmp/firstneuron-kernel-…/work/ipykernel_…/….py:7 in the feedback."""
+    stage = "02-propagate"
+    nb = catalogue.build_submission(stage)
+    cell = next(c for c in nb.cells if course.cell_grade_id(c) == "propagate")
+    lines = cell.source.split("\n")
+    at = next(i for i, line in enumerate(lines) if line.strip() == "m = X.shape[1]")
+    lines.insert(at + 1, "    _ = np.log(np.zeros(1))  # correct code that warns")
+    cell.source = "\n".join(lines)
+    path = write(nb, tmp_path / f"{stage}.ipynb")
+    printed = []
+    assert selfcheck.self_check(stage, path, echo=printed.append), f"expected full marks for correct code, found {printed}"
+    page = Path(printed[-1].split("Feedback: ")[1].split(" (new")[0]).read_text()
+    expected = f"line {at + 2} of your `propagate`: RuntimeWarning: divide by zero encountered in log"
+    assert expected in page, f"expected the feedback to say {expected!r}, found {page.count('RuntimeWarning')} other warnings"
+    assert "ipykernel_" not in page and "firstneuron-kernel-" not in page, "expected no scratch path in the feedback"
