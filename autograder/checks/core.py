@@ -255,7 +255,10 @@ def explain(error, name, seed, case, args=()):
         where = f"line {lineno} of {function}"
         deepest = every[-1] if every else None
         if deepest is not None and re.search(r"(^|[\\/])given\.py$", str(deepest[0])):
-            where = f"inside the course's {deepest[2]} (given.py), called from {where}"
+            # Name the course's function the learner's line called (optimize), not a helper inside it.
+            called = next((f for f in every[every.index(frames[-1]) + 1:]
+                           if re.search(r"(^|[\\/])given\.py$", str(f[0]))), deepest)
+            where = f"inside the course's {called[2]} (given.py), called from {where}"
         problem += f"; it failed {'at ' if where.startswith('line') else ''}{where}" + (f": `{line.strip()}`" if line and line.strip() else "")
     cause = None
     for candidate in CAUSES:
