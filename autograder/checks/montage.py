@@ -1,4 +1,11 @@
-"""The check of stage 5's `montage`, judged by the structure of its result."""
+"""The checks of stage 5's `montage`, judged by the structure of its result, one per part of its grade.
+
+`montage` is graded in three parts, each its own test cell with its own points, so that one slip
+costs its part only where the parts can be told apart: the canvas's shape (`check_montage_canvas`),
+the grey background of borders and empty places (`check_montage_background`) and each image in its
+place, unchanged (`check_montage_places`). `check_montage` runs the three in turn. Every part judges
+the same results with the same diagnoses, so a mistake gets one name whichever parts it fails.
+"""
 import math
 import re
 
@@ -99,76 +106,152 @@ def _montage_layout(found, images):
                   f"{places[missing[0]][1]})")
 
 
-def check_montage(montage, seed=None):
-    """montage lays k images on a ceil(√k) grid, row by row, 1-pixel borders, 0.5 background.
+#: The cases every part judges: (k, h, w) grey and (k, h, w, 3) colour images.
+SHAPES_TRIED = [(4, 2, 3), (9, 3, 2), (1, 2, 2), (5, 2, 3), (3, 3, 4), (2, 2, 3, 3), (7, 3, 2, 3)]
+ADVICE = ("With n = ceil(√k): n h + n + 1 rows, n w + n + 1 columns (and the colour axis of colour images), "
+          "background 0.5, image i at rows 1 + r (h + 1) ... with r, c = divmod(i, n).")
+NAME = "montage"
+#: A float used as a size or an index: np.ceil gives 4.0, and shapes, range() and slices want 4.
+MONTAGE_FLOAT = Mistake("montage_float_n", "a float was used as a size or an index: np.ceil returns a float (4.0, "
+                        "not 4), and the shape given to np.full, range() and slices need whole numbers; write "
+                        "n = int(np.ceil(np.sqrt(k))), and the rows, columns, r, c, top and left computed from it "
+                        "are whole numbers too.", None)
+_FLOAT_AS_INTEGER = re.compile(r"cannot be interpreted as an integer|slice indices must be integers"
+                               r"|only integers, slices")
 
-    A wrong result is judged by its structure: the shape of the canvas (number of rows and columns
-    of the grid, borders, colour axis), then the borders, then where each image went.
+
+def _case(shape):
+    k, h, w = shape[:3]
+    return f"{k} {'colour' if len(shape) == 4 else 'grey'} image(s) of {h}×{w} pixels"
+
+
+def _raised(raised_on):
+    """The failure to report when montage raised on some cases: its cause, in montage's terms when one fits."""
+    shape, failure = raised_on[0]
+    message = failure.problem.split(" Run the function")[0]
+    if failure.mistake == "float_used_as_count" or _FLOAT_AS_INTEGER.search(str(failure.error)):
+        return CheckFailure(message, MONTAGE_FLOAT.name, error=failure.error, hint=MONTAGE_FLOAT.hint)
+    shapes = re.search(r"from shape \(([\d,\s]*)\) into shape \(([\d,\s]*)\)", str(failure.error))
+    if shapes:
+        source, target = ([int(x) for x in group.split(",") if x.strip()] for group in shapes.groups())
+        if len(target) < len(source) and source[:len(target)] == target:
+            # An (h, w, 3) image put into an (h, w) place: the canvas has no colour axis.
+            return CheckFailure(message, DROPPED_CHANNEL.name, error=failure.error, hint=DROPPED_CHANNEL.hint)
+        if source[:2] == target[:2][::-1] and source[0] != source[1]:
+            # An image of h × w pixels put into a place of w × h: the place is transposed.
+            return CheckFailure(message, MONTAGE_SHAPE_MISTAKES[3].name, error=failure.error,
+                                hint=MONTAGE_SHAPE_MISTAKES[3].hint)
+        non_squares = {s[0] for s in SHAPES_TRIED if math.isqrt(s[0]) ** 2 != s[0]}
+        failed_k = {s[0] for s, _ in raised_on}
+        smaller = len(target) == len(source) and target[:2] != source[:2] and all(
+            t <= u for t, u in zip(target[:2], source[:2]))
+        if smaller and failed_k <= non_squares and len(raised_on) < len(SHAPES_TRIED):
+            # A place cut short at the edge, only when k is not a perfect square: the grid is too small.
+            return CheckFailure(f"{message} It fails only when k is not a perfect square.",
+                                MONTAGE_SHAPE_MISTAKES[0].name, error=failure.error,
+                                hint=MONTAGE_SHAPE_MISTAKES[0].hint)
+    return failure
+
+
+DROPPED_CHANNEL = Mistake("montage_dropped_channel", "the picture has no colour axis: for colour images of shape "
+                          "(k, h, w, 3) it has shape (H, W, 3); add images.shape[3:] to the shape of the canvas.", None)
+ADDED_CHANNEL = Mistake("montage_added_channel", "grey images of shape (k, h, w) give a picture of shape (H, W), "
+                        "without a colour axis: add images.shape[3:], which is () for them.", None)
+
+
+def _results(montage, seed):
+    """montage on every case of `SHAPES_TRIED`: a list of (shape, images, picture, expected picture).
+
+    Fails (with montage's own diagnosis when one fits) if it raised on any case or returned no array.
     """
-    seed = new_seed(seed)
     rng = np.random.default_rng(seed)
-    name = "montage"
-    check_origin(montage, name)
-    shapes_tried = [(4, 2, 3), (9, 3, 2), (1, 2, 2), (5, 2, 3), (3, 3, 4), (2, 2, 3, 3), (7, 3, 2, 3)]
-    raised_on = []
-    advice = ("With n = ceil(√k): n h + n + 1 rows, n w + n + 1 columns (and the colour axis of colour images), "
-              "background 0.5, image i at rows 1 + r (h + 1) ... with r, c = divmod(i, n).")
-    for shape in shapes_tried:
+    check_origin(montage, NAME)
+    results, raised_on = [], []
+    for shape in SHAPES_TRIED:
         images = rng.random(shape)
-        k, h, w = shape[:3]
-        case = f"{k} {'colour' if len(shape) == 4 else 'grey'} image(s) of {h}×{w} pixels"
         try:
-            found = call_without_mutation(montage, name, seed, images, case=f"for {case}")
+            found = call_without_mutation(montage, NAME, seed, images, case=f"for {_case(shape)}")
         except CheckFailure as failure:
             if failure.error is None:
                 raise
             raised_on.append((shape, failure))
             continue
-        expected = reference.montage(images)
-        require(name, seed, assert_array, f"the montage of {case}", found)
-        if found.shape == expected.shape and close(found, expected):
-            continue
-        if found.shape != expected.shape:
-            problem = f"the montage of {case} has shape {found.shape}; expected {expected.shape}"
-            if found.ndim == 2 and len(shape) == 4:
-                fail(name, problem, seed, Mistake(
-                    "montage_dropped_channel", "the picture has no colour axis: for colour images of shape "
-                    "(k, h, w, 3) it has shape (H, W, 3); add images.shape[3:] to the shape of the canvas.", None))
-            if found.ndim == 3 and len(shape) == 3:
-                fail(name, problem, seed, Mistake(
-                    "montage_added_channel", "grey images of shape (k, h, w) give a picture of shape (H, W), "
-                    "without a colour axis: add images.shape[3:], which is () for them.", None))
-            fits = [m for m in MONTAGE_SHAPE_MISTAKES
-                    if m.result(k, h, w) == found.shape[:2] and m.result(k, h, w) != expected.shape[:2]]
-            if len(fits) == 1 and found.shape[2:] == expected.shape[2:]:
-                fail(name, problem, seed, fits[0])
-            fail(name, problem, seed, advice=advice)
-        mistake, observed = _montage_layout(found, images)
-        fail(name, f"wrong pixels for {case}" + (f": {observed}" if observed else ""), seed, mistake,
-             advice=advice)
+        require(NAME, seed, assert_array, f"the montage of {_case(shape)}", found)
+        results.append((shape, images, found, reference.montage(images)))
     if raised_on:
-        shape, failure = raised_on[0]
-        message = failure.problem.split(" Run the function")[0]
-        shapes = re.search(r"from shape \(([\d,\s]*)\) into shape \(([\d,\s]*)\)", str(failure.error))
-        if shapes:
-            source, target = ([int(x) for x in group.split(",") if x.strip()] for group in shapes.groups())
-            if len(target) < len(source) and source[:len(target)] == target:
-                # An (h, w, 3) image put into an (h, w) place: the canvas has no colour axis.
-                mistake = Mistake("montage_dropped_channel", "the picture has no colour axis: for colour images "
-                                  "of shape (k, h, w, 3) it has shape (H, W, 3); add images.shape[3:] to the shape "
-                                  "of the canvas.", None)
-                raise CheckFailure(message, mistake.name, error=failure.error, hint=mistake.hint)
-            if source[:2] == target[:2][::-1] and source[0] != source[1]:
-                # An image of h × w pixels put into a place of w × h: the place is transposed.
-                raise CheckFailure(message, MONTAGE_SHAPE_MISTAKES[3].name, error=failure.error,
-                                   hint=MONTAGE_SHAPE_MISTAKES[3].hint)
-            non_squares = {s[0] for s in shapes_tried if math.isqrt(s[0]) ** 2 != s[0]}
-            failed_k = {s[0] for s, _ in raised_on}
-            smaller = len(target) == len(source) and target[:2] != source[:2] and all(
-                t <= u for t, u in zip(target[:2], source[:2]))
-            if smaller and failed_k <= non_squares and len(raised_on) < len(shapes_tried):
-                # A place cut short at the edge, only when k is not a perfect square: the grid is too small.
-                raise CheckFailure(f"{message} It fails only when k is not a perfect square.",
-                                   MONTAGE_SHAPE_MISTAKES[0].name, error=failure.error,
-                                   hint=MONTAGE_SHAPE_MISTAKES[0].hint)
-        raise failure
+        raise _raised(raised_on)
+    return results
+
+
+def _fail_shape(shape, found, expected, seed):
+    """Fail for a canvas of the wrong shape, naming the mistake whose shape it is when exactly one fits."""
+    k, h, w = shape[:3]
+    problem = f"the montage of {_case(shape)} has shape {found.shape}; expected {expected.shape}"
+    if found.ndim == 2 and len(shape) == 4:
+        fail(NAME, problem, seed, DROPPED_CHANNEL)
+    if found.ndim == 3 and len(shape) == 3:
+        fail(NAME, problem, seed, ADDED_CHANNEL)
+    fits = [m for m in MONTAGE_SHAPE_MISTAKES
+            if m.result(k, h, w) == found.shape[:2] and m.result(k, h, w) != expected.shape[:2]]
+    if len(fits) == 1 and found.shape[2:] == expected.shape[2:]:
+        fail(NAME, problem, seed, fits[0])
+    fail(NAME, problem, seed, advice=ADVICE)
+
+
+def _grid(shape):
+    """n, and a mask of the picture's pixels that belong to a place of the grid (True) or a border (False)."""
+    k, h, w = shape[:3]
+    n = math.isqrt(k - 1) + 1
+    inside = np.zeros((n * h + n + 1, n * w + n + 1), dtype=bool)
+    for r in range(n):
+        for c in range(n):
+            top, left = 1 + r * (h + 1), 1 + c * (w + 1)
+            inside[top:top + h, left:left + w] = True
+    return n, inside
+
+
+def check_montage_canvas(montage, seed=None):
+    """The picture has n h + n + 1 rows and n w + n + 1 columns, n = ceil(√k), and colour images' colour axis."""
+    seed = new_seed(seed)
+    for shape, _, found, expected in _results(montage, seed):
+        if found.shape != expected.shape:
+            _fail_shape(shape, found, expected, seed)
+
+
+def check_montage_background(montage, seed=None):
+    """The borders are 0.5, and so are the n² - k places without an image (wherever the images went)."""
+    seed = new_seed(seed)
+    for shape, images, found, expected in _results(montage, seed):
+        if found.shape != expected.shape:
+            _fail_shape(shape, found, expected, seed)
+        k, h, w = shape[:3]
+        n, inside = _grid(shape)
+        borders = found[~inside]
+        grey_places = sum(close(_place(found, r, c, h, w), np.full(images[0].shape, 0.5))
+                          for r in range(n) for c in range(n))
+        if close(borders, np.full(borders.shape, 0.5)) and grey_places >= n * n - k:
+            continue
+        mistake, observed = _montage_layout(found, images)
+        fail(NAME, f"the background of the montage of {_case(shape)} (its borders and the places without an "
+             "image) is not all 0.5" + (f"; {observed}" if observed else ""), seed, mistake, advice=ADVICE)
+
+
+def check_montage_places(montage, seed=None):
+    """Image i is at grid row i // n and column i % n, its pixels copied without rescaling."""
+    seed = new_seed(seed)
+    for shape, images, found, expected in _results(montage, seed):
+        if found.shape != expected.shape:
+            _fail_shape(shape, found, expected, seed)
+        n, _ = _grid(shape)
+        h, w = shape[1:3]
+        if all(close(_place(found, i // n, i % n, h, w), image) for i, image in enumerate(images)):
+            continue
+        mistake, observed = _montage_layout(found, images)
+        fail(NAME, f"wrong pixels for {_case(shape)}" + (f": {observed}" if observed else ""), seed, mistake,
+             advice=ADVICE)
+
+
+def check_montage(montage, seed=None):
+    """All three parts of montage's grade in turn: the canvas, the background, the places."""
+    for part in (check_montage_canvas, check_montage_background, check_montage_places):
+        part(montage, seed)
