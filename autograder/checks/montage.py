@@ -38,6 +38,10 @@ MONTAGE_SHAPE_MISTAKES = [
             lambda k, h, w: _montage_shape(k, w, h)),
     Mistake("montage_one_row", "the images are in one row; they go on a square grid of n = ceil(√k) rows "
             "and n columns.", lambda k, h, w: (h + 2, k * w + k + 1)),
+    Mistake("montage_two_borders_per_image", "the picture counts two borders per image, n (h + 2) rows: "
+            "neighbouring images share the border between them, so n images need n + 1 border lines, "
+            "n h + n + 1 rows and n w + n + 1 columns.",
+            lambda k, h, w: ((math.isqrt(k - 1) + 1) * (h + 2), (math.isqrt(k - 1) + 1) * (w + 2))),
     Mistake("montage_grid_too_large", "the grid is larger than needed: n = ceil(√k), the smallest n with "
             "n² ≥ k (not one more).", lambda k, h, w: _montage_shape(k, h, w, n=math.isqrt(k - 1) + 2)),
 ]
@@ -210,6 +214,24 @@ def _grid(shape):
     return n, inside
 
 
+def _judged_region(shape, found, expected, seed):
+    """The part of `found` to judge the background and the places in, and the pixels beyond it.
+
+    A canvas larger than expected (same colour axis) is judged in its top-left corner of the expected
+    size, its extra rows and columns counting as background: a canvas too large costs the canvas's part
+    only. A smaller or otherwise different canvas cannot be judged: it fails with its shape's diagnosis.
+    """
+    if found.shape == expected.shape:
+        return found, np.empty(0)
+    height, width = expected.shape[:2]
+    if found.ndim == expected.ndim and found.shape[2:] == expected.shape[2:] and \
+            found.shape[0] >= height and found.shape[1] >= width:
+        outside = np.ones(found.shape[:2], dtype=bool)
+        outside[:height, :width] = False
+        return found[:height, :width], found[outside]
+    _fail_shape(shape, found, expected, seed)
+
+
 def check_montage_canvas(montage, seed=None):
     """The picture has n h + n + 1 rows and n w + n + 1 columns, n = ceil(√k), and colour images' colour axis."""
     seed = new_seed(seed)
@@ -219,14 +241,16 @@ def check_montage_canvas(montage, seed=None):
 
 
 def check_montage_background(montage, seed=None):
-    """The borders are 0.5, and so are the n² - k places without an image (wherever the images went)."""
+    """The borders are 0.5, and so are the n² - k places without an image (wherever the images went).
+
+    A canvas too large is judged in its top-left corner, its extra pixels counted as border.
+    """
     seed = new_seed(seed)
     for shape, images, found, expected in _results(montage, seed):
-        if found.shape != expected.shape:
-            _fail_shape(shape, found, expected, seed)
+        found, beyond = _judged_region(shape, found, expected, seed)
         k, h, w = shape[:3]
         n, inside = _grid(shape)
-        borders = found[~inside]
+        borders = np.concatenate([found[~inside].ravel(), beyond.ravel()])
         grey_places = sum(close(_place(found, r, c, h, w), np.full(images[0].shape, 0.5))
                           for r in range(n) for c in range(n))
         if close(borders, np.full(borders.shape, 0.5)) and grey_places >= n * n - k:
@@ -237,11 +261,13 @@ def check_montage_background(montage, seed=None):
 
 
 def check_montage_places(montage, seed=None):
-    """Image i is at grid row i // n and column i % n, its pixels copied without rescaling."""
+    """Image i is at grid row i // n and column i % n, its pixels copied without rescaling.
+
+    A canvas too large is judged in its top-left corner.
+    """
     seed = new_seed(seed)
     for shape, images, found, expected in _results(montage, seed):
-        if found.shape != expected.shape:
-            _fail_shape(shape, found, expected, seed)
+        found, _ = _judged_region(shape, found, expected, seed)
         n, _ = _grid(shape)
         h, w = shape[1:3]
         if all(close(_place(found, i // n, i % n, h, w), image) for i, image in enumerate(images)):
