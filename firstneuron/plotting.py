@@ -157,6 +157,16 @@ def plot_costs(costs, learning_rate=None, ax=None, label=None):
     return ax
 
 
+def _diagram_axes(ax, figsize, height):
+    """Axes for a diagram: `ax`, or a new figure of `figsize`; coordinates 0-10 across, 0-`height` up, no axes."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, height)
+    ax.set_axis_off()
+    return ax
+
+
 def draw_neuron(ax=None):
     """Draw one neuron: pixels x_j, weights w_j, the sum z = w x + b, the sigmoid, the output a.
 
@@ -169,11 +179,7 @@ def draw_neuron(ax=None):
     -------
     matplotlib.axes.Axes
     """
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 2.6))
-    ax.set_xlim(0, 10)
-    ax.set_ylim(0, 4.5)
-    ax.set_axis_off()
+    ax = _diagram_axes(ax, figsize=(7, 2.6), height=4.5)
     box = dict(boxstyle="round,pad=0.35", facecolor="white", edgecolor="black")
     centre = (5.2, 2.0)
     ax.text(0.1, 4.4, "pixels of one image", ha="left", va="top", fontsize=8)
@@ -214,11 +220,7 @@ def draw_computation_graph(ax=None):
     -------
     matplotlib.axes.Axes
     """
-    if ax is None:
-        _, ax = plt.subplots(figsize=(8, 3))
-    ax.set_xlim(0, 10)
-    ax.set_ylim(0, 3.3)
-    ax.axis("off")
+    ax = _diagram_axes(ax, figsize=(8, 3), height=3.3)
     box = dict(boxstyle="round,pad=0.4", facecolor="lightyellow", edgecolor="black")
     for x, y, text in [(0.5, 2.5, "$x$"), (0.5, 1.5, "$w$"), (0.5, 0.5, "$b$"),
                        (3.4, 1.5, "$z = wx + b$"), (5.9, 1.5, r"$a = \sigma(z)$"),
