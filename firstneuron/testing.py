@@ -192,7 +192,7 @@ OPTIMIZE_EXPECTED = {"w": [[0.19033591, 0.12259159]], "b": 1.92535983008, "dw": 
 OPTIMIZE_PARTS = ("steps", "costs", "printing", "inputs")
 #: The def line of optimize: the notebook calls it with these keywords.
 OPTIMIZE_SIGNATURE = "optimize(w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=False)"
-_UNEXPECTED_KEYWORD = re.compile(r"^\w+\(\) got an unexpected keyword argument '(\w+)'")
+_UNEXPECTED_KEYWORD = re.compile(r"^[\w.<>]+\(\) got an unexpected keyword argument '(\w+)'")
 _PRINTED_COST = re.compile(r"Cost after iteration (\d+): (\S+)")
 
 

@@ -117,7 +117,7 @@ IGNORED_HINT = {
 }
 
 #: A renamed (or missing) parameter: Python refuses the keyword the notebook calls optimize with.
-UNEXPECTED_KEYWORD = re.compile(r"\w+\(\) got an unexpected keyword argument '(?P<arg>\w+)'")
+UNEXPECTED_KEYWORD = re.compile(r"[\w.<>]+\(\) got an unexpected keyword argument '(?P<arg>\w+)'")
 #: The gradients used under other names than the dw and db that the lines after the learner's code return.
 GRADIENT_NOT_NAMED = re.compile(r"NameError: .*'(?P<var>dw|db)'")
 
