@@ -117,9 +117,8 @@ ADVICE = ("With n = ceil(√k): n h + n + 1 rows, n w + n + 1 columns (and the c
 NAME = "montage"
 #: A float used as a size or an index: np.ceil gives 4.0, and shapes, range() and slices want 4.
 MONTAGE_FLOAT = Mistake("montage_float_n", "a float was used as a size or an index: np.ceil returns a float (4.0, "
-                        "not 4), and the shape given to np.full, range() and slices need whole numbers; write "
-                        "n = int(np.ceil(np.sqrt(k))), and the rows, columns, r, c, top and left computed from it "
-                        "are whole numbers too.", None)
+                        "not 4), and the shape given to np.full, range() and slices need whole numbers: make n one with "
+                        "int(...), and the sizes, r, c, top and left computed from it are whole numbers too.", None)
 _FLOAT_AS_INTEGER = re.compile(r"cannot be interpreted as an integer|slice indices must be integers"
                                r"|only integers, slices")
 

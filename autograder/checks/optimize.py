@@ -122,10 +122,9 @@ UNEXPECTED_KEYWORD = re.compile(r"[\w.<>]+\(\) got an unexpected keyword argumen
 GRADIENT_NOT_NAMED = re.compile(r"NameError: .*'(?P<var>dw|db)'")
 
 
-def _renamed(argument, error):
+def _renamed(argument):
     return Mistake("optimize_parameter_renamed", f"optimize must accept {argument}=...: keep the parameter names of "
-                   f"its def line, {SIGNATURE} (the notebook's training cell calls it with these names); "
-                   f"found: {type(error).__name__}: {error}.", None)
+                   f"its def line, {SIGNATURE} (the notebook's training cell calls it with these names).", None)
 
 
 def _gradients_not_named(var):
@@ -143,7 +142,7 @@ def _named_failure(failure):
     text = f"{type(error).__name__}: {error}"
     keyword = UNEXPECTED_KEYWORD.search(text)
     if keyword and keyword.group("arg") in ("num_iterations", "learning_rate", "print_cost"):
-        mistake = _renamed(keyword.group("arg"), error)
+        mistake = _renamed(keyword.group("arg"))
     else:
         name = GRADIENT_NOT_NAMED.search(text)
         if not name:
