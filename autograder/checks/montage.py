@@ -52,6 +52,22 @@ def _place(picture, r, c, h, w, start=1):
     return picture[top:top + h, left:left + w]
 
 
+BACKGROUND_ZERO = Mistake("montage_background_zero", "the background is 0; it is 0.5 (mid-grey), so borders stand "
+                          "out against both dark and light pixels.", None)
+BACKGROUND_VALUE = Mistake("montage_background_value", "the background (borders and empty places) has another value "
+                           "than 0.5, the mid-grey that stands out against both dark and light pixels.", None)
+EMPTY_NOT_GREY = Mistake("montage_empty_places_not_grey", "the places of the grid that hold no image must stay 0.5, "
+                         "like the borders (start from np.full(..., 0.5)).", None)
+
+
+def _uniform_background(borders):
+    """(the background mistake, "") when every border pixel has one value other than 0.5, else None."""
+    values = np.unique(np.round(borders, 9))
+    if values.size == 1 and values[0] != 0.5:
+        return (BACKGROUND_ZERO if values[0] == 0 else BACKGROUND_VALUE), ""
+    return None
+
+
 def _montage_layout(found, images):
     """A diagnosis from the structure of a montage of the right shape, or (None, what was observed).
 
@@ -71,18 +87,10 @@ def _montage_layout(found, images):
     empty = [_place(found, i // n, i % n, h, w) for i in range(k, n * n)]
     if all(at_place):
         if not close(borders, np.full(borders.shape, 0.5)):
-            values = np.unique(np.round(borders, 9))
-            if values.size == 1 and values[0] == 0:
-                return Mistake("montage_background_zero", "the background is 0; it is 0.5 (mid-grey), so "
-                               "borders stand out against both dark and light pixels.", None), ""
-            if values.size == 1:
-                return Mistake("montage_background_value", "the background (borders and empty places) has "
-                               "another value than 0.5, the mid-grey that stands out against both dark and light "
-                               "pixels.", None), ""
-            return None, "the images are in their places, but the borders are not all 0.5"
+            return _uniform_background(borders) or (
+                None, "the images are in their places, but the borders are not all 0.5")
         if empty and not all(close(e, np.full(e.shape, 0.5)) for e in empty):
-            return Mistake("montage_empty_places_not_grey", "the places of the grid that hold no image must "
-                           "stay 0.5, like the borders (start from np.full(..., 0.5)).", None), ""
+            return EMPTY_NOT_GREY, ""
         return None, "the images are in their places and the borders 0.5, but some pixels differ"
     column_first = [close(_place(found, i % n, i // n, h, w), images[i]) for i in range(k)]
     if all(column_first):
@@ -252,9 +260,19 @@ def check_montage_background(montage, seed=None):
         borders = np.concatenate([found[~inside].ravel(), beyond.ravel()])
         grey_places = sum(close(_place(found, r, c, h, w), np.full(images[0].shape, 0.5))
                           for r in range(n) for c in range(n))
-        if close(borders, np.full(borders.shape, 0.5)) and grey_places >= n * n - k:
+        borders_grey = close(borders, np.full(borders.shape, 0.5))
+        if borders_grey and grey_places >= n * n - k:
             continue
-        mistake, observed = _montage_layout(found, images)
+        # Evidence about the background itself first, wherever the images went: borders of one other value,
+        # or grey borders with places of one other value (random images are never constant).
+        constant = sum(np.ptp(place) == 0 and not close(place, np.full(place.shape, 0.5))
+                       for place in (_place(found, r, c, h, w) for r in range(n) for c in range(n)))
+        if not borders_grey and _uniform_background(borders):
+            mistake, observed = _uniform_background(borders)
+        elif borders_grey and constant and grey_places + constant >= n * n - k:
+            mistake, observed = EMPTY_NOT_GREY, ""
+        else:
+            mistake, observed = _montage_layout(found, images)
         fail(NAME, f"the background of the montage of {_case(shape)} (its borders and the places without an "
              "image) is not all 0.5" + (f"; {observed}" if observed else ""), seed, mistake, advice=ADVICE)
 
