@@ -229,15 +229,19 @@ def run(variants=None, echo=print):
     verdicts = [judge(v) for v in known.values() if v.kind in ("mistake", "correct")]
     mistakes = [v for v in verdicts if v.variant.kind == "mistake"]
     correct = [v for v in verdicts if v.variant.kind == "correct"]
+    stage_points = {stage: points(stage) for stage in {v.variant.stage for v in verdicts}}
     for v in verdicts:
         if v.variant.kind == "mistake":
+            own_points = {g: p for g, p in stage_points[v.variant.stage].items() if g in v.own}
             state = "killed" if v.killed else "SURVIVED"
             named = ", ".join(sorted(v.named)) or "-"
             diag = ("MISDIAGNOSED" if v.misdiagnosed else "diagnosed" if v.diagnosed
                     else "not named")
             extra = f"; COSTS POINTS IN {', '.join(sorted(v.cross))}" if v.cross else ""
+            lost = sum(p for g, p in own_points.items() if g in v.failed)
             echo(f"mistake  {v.variant.stage:13} {v.variant.id:36} {state:8} {diag} "
-                 f"(expected {v.variant.diagnosis or '-'}); named: {named}{extra}")
+                 f"(expected {v.variant.diagnosis or '-'}); named: {named}; loses {lost:g} of "
+                 f"{sum(own_points.values()):g} points{extra}")
         else:
             state = "FALSE FAIL in " + ", ".join(v.failed) if v.failed else "passes"
             echo(f"correct  {v.variant.stage:13} {v.variant.id:36} {state}")

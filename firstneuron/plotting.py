@@ -11,7 +11,7 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["draw_neuron", "plot_costs", "plot_function", "show_examples"]
+__all__ = ["draw_computation_graph", "draw_neuron", "plot_costs", "plot_function", "show_examples"]
 
 MAX_FIG_WIDTH = 8.0  # inches
 
@@ -157,6 +157,16 @@ def plot_costs(costs, learning_rate=None, ax=None, label=None):
     return ax
 
 
+def _diagram_axes(ax, figsize, height):
+    """Axes for a diagram: `ax`, or a new figure of `figsize`; coordinates 0-10 across, 0-`height` up, no axes."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, height)
+    ax.set_axis_off()
+    return ax
+
+
 def draw_neuron(ax=None):
     """Draw one neuron: pixels x_j, weights w_j, the sum z = w x + b, the sigmoid, the output a.
 
@@ -169,11 +179,7 @@ def draw_neuron(ax=None):
     -------
     matplotlib.axes.Axes
     """
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 2.6))
-    ax.set_xlim(0, 10)
-    ax.set_ylim(0, 4.5)
-    ax.set_axis_off()
+    ax = _diagram_axes(ax, figsize=(7, 2.6), height=4.5)
     box = dict(boxstyle="round,pad=0.35", facecolor="white", edgecolor="black")
     centre = (5.2, 2.0)
     ax.text(0.1, 4.4, "pixels of one image", ha="left", va="top", fontsize=8)
@@ -195,4 +201,43 @@ def draw_neuron(ax=None):
     ax.annotate("", xy=(8.6, 2.0), xytext=(8.05, 2.0), arrowprops=dict(arrowstyle="->"))
     ax.text(8.65, 2.0, r"$a = \sigma(z)$", ha="left", va="center", fontsize=10)
     ax.text(8.65, 1.45, "P(face | image)", ha="left", va="center", fontsize=8)
+    return ax
+
+
+def draw_computation_graph(ax=None):
+    """Draw the computation graph of one example, with the local derivatives and the backward pass.
+
+    The forward pass goes x, w, b -> z = w x + b -> a = sigma(z) -> L(a, y) (black arrows);
+    each red label is the local derivative of the box at an arrow's head with respect to the
+    box at its tail; the blue arrow is the backward pass, dL/dz = (dL/da)(da/dz) = a - y.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure of 8 x 3 inches if None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ax = _diagram_axes(ax, figsize=(8, 3), height=3.3)
+    box = dict(boxstyle="round,pad=0.4", facecolor="lightyellow", edgecolor="black")
+    for x, y, text in [(0.5, 2.5, "$x$"), (0.5, 1.5, "$w$"), (0.5, 0.5, "$b$"),
+                       (3.4, 1.5, "$z = wx + b$"), (5.9, 1.5, r"$a = \sigma(z)$"),
+                       (9.2, 1.5, r"$\mathcal{L}(a, y)$"), (9.2, 0.3, "$y$")]:
+        ax.text(x, y, text, ha="center", va="center", fontsize=12, bbox=box)
+    for start, end in [((0.8, 2.4), (2.5, 1.7)), ((0.8, 1.5), (2.5, 1.5)), ((0.8, 0.6), (2.5, 1.3)),
+                       ((4.3, 1.5), (5.1, 1.5)), ((6.7, 1.5), (8.5, 1.5)), ((9.2, 0.55), (9.2, 1.2))]:
+        ax.annotate("", xy=end, xytext=start, arrowprops=dict(arrowstyle="->", color="black"))
+    red = dict(color="firebrick", fontsize=11, ha="center")
+    ax.text(1.6, 1.6, r"$\partial z / \partial w_j = x_j$", **red)
+    ax.text(1.9, 0.55, r"$\partial z / \partial b = 1$", **red)
+    ax.text(4.7, 1.75, r"$\partial a / \partial z$" "\n" r"$= a(1 - a)$", **red)
+    ax.text(7.6, 1.75, r"$\partial \mathcal{L} / \partial a =$" "\n" r"$-y/a + (1 - y)/(1 - a)$", **red)
+    # The backward pass: multiply the local derivatives from the loss back to z.
+    ax.annotate("", xy=(3.4, 2.85), xytext=(9.2, 2.85),
+                arrowprops=dict(arrowstyle="->", color="royalblue", linestyle="--"))
+    ax.text(6.3, 2.95, r"backward: $\partial \mathcal{L} / \partial z = "
+            r"(\partial \mathcal{L} / \partial a)(\partial a / \partial z) = a - y$",
+            color="royalblue", fontsize=11, ha="center")
     return ax

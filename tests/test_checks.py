@@ -359,3 +359,94 @@ def test_a_size_of_w_taken_from_the_data_is_not_called_hard_coded():
     assert failure.value.mistake != "model_n_x_hard_coded", (
         f"expected no 'hard-coded n_x' for a size that follows the data, found {failure.value}")
     assert failure.value.mistake == "w_wrong_shape", f"expected the shape of w explained, found {failure.value}"
+
+
+# --- lessons: optimize and montage graded in parts, and their messages ----------------------------
+
+def _optimize_reference(w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=False):
+    return reference.optimize(w, b, X, Y, num_iterations, learning_rate, print_cost)
+
+
+def test_a_renamed_parameter_of_optimize_is_named_in_the_steps_part_only():
+    def optimize(w, b, X, Y, num_iters=100, learning_rate=0.009, print_cost=False):
+        return _optimize_reference(w, b, X, Y, num_iters, learning_rate, print_cost)
+
+    with pytest.raises(checks.CheckFailure) as failure:
+        checks.check_optimize_steps(optimize, seed=3)
+    assert failure.value.mistake == "optimize_parameter_renamed", f"expected optimize_parameter_renamed, found {failure.value}"
+    assert "optimize must accept num_iterations=" in str(failure.value), f"expected the parameter named, found {failure.value}"
+    for part in (checks.check_optimize_costs, checks.check_optimize_printing, checks.check_optimize_inputs):
+        part(optimize, seed=3)  # positional calls: the other parts keep their points
+
+
+def test_gradients_not_named_dw_db_get_their_own_hint():
+    namespace = {"propagate": reference.propagate}
+    exec("def optimize(w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=False):\n"
+         "    costs = []\n"
+         "    for i in range(num_iterations):\n"
+         "        grads, cost = propagate(w, b, X, Y)\n"
+         "        w = w - learning_rate * grads['dw']\n"
+         "        b = b - learning_rate * grads['db']\n"
+         "    params = {'w': w, 'b': b}\n"
+         "    grads = {'dw': dw, 'db': db}\n"
+         "    return params, grads, costs\n", namespace)
+    with pytest.raises(checks.CheckFailure) as failure:
+        checks.check_optimize_steps(namespace["optimize"], seed=3)
+    assert failure.value.mistake == "gradients_not_named_dw_db", f"expected gradients_not_named_dw_db, found {failure.value}"
+    assert 'dw = grads["dw"]' in str(failure.value), f"expected the line to write in the hint, found {failure.value}"
+
+
+def test_w_changed_in_place_costs_only_the_inputs_part():
+    def optimize(w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=False):
+        params, grads, costs = _optimize_reference(w, b, X, Y, num_iterations, learning_rate, print_cost)
+        w[...] = params["w"]
+        return params, grads, costs
+
+    for part in (checks.check_optimize_steps, checks.check_optimize_costs, checks.check_optimize_printing):
+        part(optimize, seed=5)
+    with pytest.raises(checks.CheckFailure) as failure:
+        checks.check_optimize_inputs(optimize, seed=5)
+    assert failure.value.mistake == "w_updated_in_place", f"expected w_updated_in_place, found {failure.value}"
+
+
+def test_a_float_n_in_montage_gets_a_hint_about_montage():
+    def montage(images):
+        k, h, w = images.shape[:3]
+        n = np.ceil(np.sqrt(k))
+        size = int(n)
+        picture = np.full((size * h + size + 1, size * w + size + 1) + images.shape[3:], 0.5)
+        for i in range(k):
+            top, left = 1 + (i // n) * (h + 1), 1 + (i % n) * (w + 1)
+            picture[top:top + h, left:left + w] = images[i]
+        return picture
+
+    for part in (checks.check_montage_canvas, checks.check_montage_background, checks.check_montage_places):
+        with pytest.raises(checks.CheckFailure) as failure:
+            part(montage, seed=0)
+        assert failure.value.mistake == "montage_float_n", f"expected montage_float_n, found {failure.value}"
+        assert "learning_rate" not in failure.value.hint and "np.ceil" in failure.value.hint, \
+            f"expected a hint about montage's n, found {failure.value.hint}"
+
+
+def test_a_grey_background_of_another_value_costs_only_the_background_part():
+    def montage(images):
+        picture = reference.montage(images)
+        return np.where(picture == 0.5, 0.0, picture)
+
+    checks.check_montage_canvas(montage, seed=1)
+    checks.check_montage_places(montage, seed=1)
+    with pytest.raises(checks.CheckFailure) as failure:
+        checks.check_montage_background(montage, seed=1)
+    assert failure.value.mistake == "montage_background_zero", f"expected montage_background_zero, found {failure.value}"
+
+
+def test_optimize_visible_tests_name_a_renamed_parameter_without_a_traceback():
+    from firstneuron.testing import optimize_visible_tests
+
+    def optimize(w, b, X, Y, num_iterations=100, alpha=0.009, print_cost=False):
+        return _optimize_reference(w, b, X, Y, num_iterations, alpha, print_cost)
+
+    with pytest.raises(AssertionError, match=r"optimize must accept learning_rate="):
+        optimize_visible_tests(optimize, "steps")
+    for part in ("costs", "printing", "inputs"):
+        optimize_visible_tests(optimize, part)

@@ -39,9 +39,11 @@ from .propagate import (
     check_initialize_with_zeros, check_propagate_cost, check_propagate_gradients, finite_difference_gradients,
     relative_error,
 )
-from .optimize import check_optimize
+from .optimize import (
+    check_optimize, check_optimize_costs, check_optimize_inputs, check_optimize_printing, check_optimize_steps,
+)
 from .predict import check_predict, check_model
-from .montage import check_montage
+from .montage import check_montage, check_montage_background, check_montage_canvas, check_montage_places
 
 __all__ = [
     "ATOL",
@@ -71,7 +73,14 @@ __all__ = [
     "check_propagate_gradients",
     "finite_difference_gradients",
     "check_optimize",
+    "check_optimize_steps",
+    "check_optimize_costs",
+    "check_optimize_printing",
+    "check_optimize_inputs",
     "check_predict",
     "check_model",
     "check_montage",
+    "check_montage_canvas",
+    "check_montage_background",
+    "check_montage_places",
 ]
