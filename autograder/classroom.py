@@ -26,9 +26,11 @@ import grading  # noqa: E402
 import sandbox  # noqa: E402
 from catalogue import SAMPLE_CLASS, build_submission, submit  # noqa: E402
 from course import (GRADING, REPO, SOLUTIONS, CourseError, execute_notebook, generate_release,  # noqa: E402
-                    make_workspace, notebook_path, release, stages, validate)
+                    has_gradebook, locked, make_workspace, notebook_path, release, stages, validate)
 from selfcheck import self_check  # noqa: E402
 
+#: The lock file a class grading run holds in the course folder, for the whole run (one grader per course).
+GRADING_LOCK = ".grading.lock"
 #: Seconds one cell may run while the demo grades (the course default is in nbgrader_config.py).
 DEMO_CELL_TIMEOUT = 5
 
@@ -138,14 +140,18 @@ def grade_command(args):
                                  "'bubblewrap', or pass --no-sandbox to run it unprotected")
     if not (args.course / "nbgrader_config.py").is_file():
         raise CourseError(f"{args.course / 'nbgrader_config.py'}: not an nbgrader course folder")
-    try:
-        outcomes = grading.grade_class(args.course, args.stage, args.student, force=args.force,
-                                       sandbox=not args.no_sandbox, workers=args.workers, scheduler=args.scheduler)
-    except grading.GradingError as error:
-        raise CourseError(str(error)) from error
-    if not outcomes:
-        raise CourseError(f"{args.course / 'submitted'}: no submission of {args.stage}")
-    print(f"Grades (CSV): {export_grades(args.course)}")
+    busy = (f"{args.course}: another grader (process {{pid}}) is grading this course; one grader at a time "
+            f"writes its gradebook: wait for it to finish (lock: {{path}})")
+    with locked(args.course / GRADING_LOCK, wait=False, busy=busy):
+        try:
+            outcomes = grading.grade_class(args.course, args.stage, args.student, force=args.force,
+                                           sandbox=not args.no_sandbox, workers=args.workers, scheduler=args.scheduler)
+        except grading.GradingError as error:
+            raise CourseError(str(error)) from error
+        if not outcomes:
+            raise CourseError(f"{args.course / 'submitted'}: no submission of {args.stage}")
+        grades = export_grades(args.course)
+    print(f"Grades (CSV): {grades}")
     print(f"Feedback:     {args.course / 'feedback'}/STUDENT/{args.stage}/")
     return 0 if all(o.graded for o in outcomes) else 1
 
@@ -196,8 +202,8 @@ def main(argv=None):
         elif args.command == "report":
             from report import write_report
 
-            if not (args.workspace / "gradebook.db").is_file():
-                raise CourseError(f"{args.workspace / 'gradebook.db'}: no gradebook; grade the class first")
+            if not has_gradebook(args.workspace):
+                raise CourseError(f"{args.workspace}: no gradebook (its CourseDirectory.db_url); grade the class first")
             print(f"Class report: {write_report(args.workspace)}")
         elif args.command == "grade":
             return grade_command(args)
