@@ -507,6 +507,7 @@ def grade_class(course, stage, students=None, force=False, sandbox=True, workers
         todo.append((student, folder, digest))
     if not todo:
         _fill_scores(course, outcomes)
+        echo(grading_summary(outcomes))
         return outcomes
     settings = {"config": _plain(config), "sandbox": sandbox, "seed": os.environ.get("FIRSTNEURON_SEED"), "warm": warm}
     own_executor = executor is None
