@@ -25,12 +25,14 @@ sys.modules.setdefault("rfc3987_syntax", None)
 import grading  # noqa: E402
 import sandbox  # noqa: E402
 from catalogue import SAMPLE_CLASS, build_submission, submit  # noqa: E402
-from course import (GRADING, REPO, SOLUTIONS, CourseError, execute_notebook, generate_release,  # noqa: E402
+from course import (GRADING, REPO, SOLUTIONS, CourseError, copy_gradebook, execute_notebook, generate_release,  # noqa: E402
                     has_gradebook, locked, make_workspace, notebook_path, release, stages, validate)
 from selfcheck import self_check  # noqa: E402
 
 #: The lock file a class grading run holds in the course folder, for the whole run (one grader per course).
 GRADING_LOCK = ".grading.lock"
+BUSY = ("{path}: another grader (process {pid}) is grading this course; one grader at a time "
+        "writes its gradebook: wait for it to finish")
 #: Seconds one cell may run while the demo grades (the course default is in nbgrader_config.py).
 DEMO_CELL_TIMEOUT = 5
 
@@ -140,9 +142,7 @@ def grade_command(args):
                                  "'bubblewrap', or pass --no-sandbox to run it unprotected")
     if not (args.course / "nbgrader_config.py").is_file():
         raise CourseError(f"{args.course / 'nbgrader_config.py'}: not an nbgrader course folder")
-    busy = (f"{args.course}: another grader (process {{pid}}) is grading this course; one grader at a time "
-            f"writes its gradebook: wait for it to finish (lock: {{path}})")
-    with locked(args.course / GRADING_LOCK, wait=False, busy=busy):
+    with locked(args.course / GRADING_LOCK, wait=False, busy=BUSY):
         try:
             outcomes = grading.grade_class(args.course, args.stage, args.student, force=args.force,
                                            sandbox=not args.no_sandbox, workers=args.workers, scheduler=args.scheduler)
@@ -169,6 +169,9 @@ def main(argv=None):
     sub.add_parser("demo", help="release, grade a sample class, print the grades")
     p = sub.add_parser("report", help="write the class report of a graded workspace")
     p.add_argument("workspace", type=Path, nargs="?", default=Path("."), help="an nbgrader course folder")
+    p = sub.add_parser("copy-gradebook", help="copy a course's gradebook into an empty database (e.g. PostgreSQL)")
+    p.add_argument("url", help="SQLAlchemy URL of the empty database, e.g. postgresql+psycopg://grader@host/gradebook")
+    p.add_argument("--course", type=Path, default=REPO, help="the nbgrader course folder (default: this repository)")
     p = sub.add_parser("execute-solutions", help="re-run the solution notebooks, storing outputs")
     p.add_argument("stage", nargs="*", help="only these stages (default: every stage)")
     p = sub.add_parser("grade", help="grade every submission of a stage: sandboxed, every core, feedback, grades.csv")
@@ -207,6 +210,10 @@ def main(argv=None):
             print(f"Class report: {write_report(args.workspace)}")
         elif args.command == "grade":
             return grade_command(args)
+        elif args.command == "copy-gradebook":
+            with locked(args.course / GRADING_LOCK, wait=False, busy=BUSY):
+                rows = copy_gradebook(args.course, args.url)
+            print(f"Copied {rows} rows of {args.course}'s gradebook; now set c.CourseDirectory.db_url to that URL")
         elif args.command == "check":
             return 0 if self_check(args.stage, args.notebook) else 1
         elif args.command == "validate":

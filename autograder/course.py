@@ -384,6 +384,46 @@ def has_gradebook(course, config=None):
         engine.dispose()
 
 
+def copy_gradebook(course, target_url):
+    """Copy every row of the gradebook of `course` into the empty database at `target_url`; returns the row count.
+
+    nbgrader has no command that moves a gradebook between databases
+    (``nbgrader db upgrade`` upgrades one in place): this creates nbgrader's
+    tables at `target_url` and copies the rows table by table, parents first
+    (every key is a string, so no sequence needs resetting), with the schema
+    version (``alembic_version``).  Set ``CourseDirectory.db_url`` to
+    `target_url` afterwards.
+    """
+    import sqlalchemy
+    from nbgrader.api import Base
+
+    source = sqlalchemy.create_engine(gradebook_url(course))
+    target = sqlalchemy.create_engine(target_url)
+    shown = target.url.render_as_string(hide_password=True)
+    copied = 0
+    try:
+        if not has_gradebook(course):
+            raise CourseError(f"{course}: no gradebook to copy (its CourseDirectory.db_url)")
+        version = sqlalchemy.Table("alembic_version", sqlalchemy.MetaData(), autoload_with=source)
+        tables = [*Base.metadata.sorted_tables, version]
+        with source.connect() as src, target.begin() as dst:
+            if sqlalchemy.inspect(dst).get_table_names():
+                raise CourseError(f"{shown}: not an empty database; copy the gradebook into a new one")
+            Base.metadata.create_all(dst)
+            version.create(dst)
+            for table in tables:
+                rows = [dict(row._mapping) for row in src.execute(table.select())]
+                if rows:
+                    dst.execute(table.insert(), rows)
+                copied += len(rows)
+    except sqlalchemy.exc.OperationalError as error:
+        raise CourseError(f"{shown}: cannot copy the gradebook there: {last_error_line(error)}") from error
+    finally:
+        source.dispose()
+        target.dispose()
+    return copied
+
+
 @contextlib.contextmanager
 def locked(path, wait=True, busy=None):
     """Hold an exclusive lock on the file `path` while the block runs (where the platform has one).
