@@ -25,8 +25,8 @@ sys.modules.setdefault("rfc3987_syntax", None)
 import grading  # noqa: E402
 import sandbox  # noqa: E402
 from catalogue import SAMPLE_CLASS, build_submission, submit  # noqa: E402
-from course import (GRADING, REPO, SOLUTIONS, CourseError, copy_gradebook, execute_notebook, generate_release,  # noqa: E402
-                    has_gradebook, locked, make_workspace, notebook_path, release, stages, validate)
+from course import (GRADING, REPO, SOLUTIONS, CourseError, copy_gradebook, execute_notebook,  # noqa: E402
+                    generate_release, has_gradebook, locked, make_workspace, notebook_path, release, stages, validate)
 from selfcheck import self_check  # noqa: E402
 
 #: The lock file a class grading run holds in the course folder, for the whole run (one grader per course).

@@ -115,7 +115,8 @@ def dask_cluster(tmp_path):
         deadline = time.monotonic() + 60
         while not scheduler_file.is_file() and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert scheduler_file.is_file(), f"expected the scheduler to start, found:\n{(logs / 'scheduler.log').read_text()}"
+        assert scheduler_file.is_file(), \
+            f"expected the scheduler to start, found:\n{(logs / 'scheduler.log').read_text()}"
         address = json.loads(scheduler_file.read_text())["address"]
         for n in range(2):
             servers.append(subprocess.Popen(
@@ -138,7 +139,8 @@ def test_a_class_graded_on_a_dask_cluster_started_from_its_command_line(tmp_path
     workspace = make_course(tmp_path / "course")
     run = subprocess.run(grade_command(workspace, "--scheduler", address), env=grading_env(),
                          capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, f"expected exit 0 from the --scheduler run, found {run.returncode}:\n{run.stderr[-3000:]}"
+    assert run.returncode == 0, \
+        f"expected exit 0 from the --scheduler run, found {run.returncode}:\n{run.stderr[-3000:]}"
     assert summary_line(run.stdout).startswith(f"Summary: {len(CLASS)} graded (0 already done), 0 failed to grade"), \
         f"expected every submission graded once on the cluster, found:\n{run.stdout}"
     scores, _ = gradebook_scores(workspace)  # test_grading_driver compares Dask and the local pool cell by cell
@@ -284,7 +286,8 @@ def test_a_class_whose_gradebook_is_on_postgresql(tmp_path, postgres, monkeypatc
     assert run.returncode == 0, f"expected exit 0, found {run.returncode}:\n{run.stdout}\n{run.stderr[-3000:]}"
     assert summary_line(run.stdout).startswith(f"Summary: {len(CLASS)} graded (0 already done), 0 failed to grade"), \
         f"expected the driver to read every grade back from PostgreSQL, found:\n{run.stdout}"
-    assert gradebook_scores(workspace)[0] == SCORES, f"expected the scores in PostgreSQL, found {gradebook_scores(workspace)[0]}"
+    assert gradebook_scores(workspace)[0] == SCORES, \
+        f"expected the scores in PostgreSQL, found {gradebook_scores(workspace)[0]}"
     assert not (workspace / "gradebook.db").exists(), "expected no sqlite gradebook beside a PostgreSQL one"
 
     again = subprocess.run(grade_command(workspace), env=grading_env(), capture_output=True, text=True, timeout=300)
