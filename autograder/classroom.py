@@ -7,6 +7,7 @@ Run with ``autograder/`` on ``sys.path`` (the Makefile does)::
     python -m classroom validate NOTEBOOK  # nbgrader validate with a real exit code
     python -m classroom execute-solutions  # refresh the outputs stored for nbval
     python -m classroom grade STAGE [--course DIR]  # grade a class (grading.py: sandboxed, every core)
+    python -m classroom copy-gradebook URL [--course DIR]  # the gradebook into an empty database
 
 The demo and the self-check work in a *grading workspace*: a folder whose
 ``nbgrader_config.py`` loads the course's, with a copy of ``solutions/``,
