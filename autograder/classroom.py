@@ -7,6 +7,7 @@ Run with ``autograder/`` on ``sys.path`` (the Makefile does)::
     python -m classroom validate NOTEBOOK  # nbgrader validate with a real exit code
     python -m classroom execute-solutions  # refresh the outputs stored for nbval
     python -m classroom grade STAGE [--course DIR]  # grade a class (grading.py: sandboxed, every core)
+    python -m classroom copy-gradebook URL [--course DIR]  # the gradebook into an empty database
 
 The demo and the self-check work in a *grading workspace*: a folder whose
 ``nbgrader_config.py`` loads the course's, with a copy of ``solutions/``,
@@ -25,10 +26,14 @@ sys.modules.setdefault("rfc3987_syntax", None)
 import grading  # noqa: E402
 import sandbox  # noqa: E402
 from catalogue import SAMPLE_CLASS, build_submission, submit  # noqa: E402
-from course import (GRADING, REPO, SOLUTIONS, CourseError, execute_notebook, generate_release,  # noqa: E402
-                    make_workspace, notebook_path, release, stages, validate)
+from course import (GRADING, REPO, SOLUTIONS, CourseError, copy_gradebook, execute_notebook,  # noqa: E402
+                    generate_release, has_gradebook, locked, make_workspace, notebook_path, release, stages, validate)
 from selfcheck import self_check  # noqa: E402
 
+#: The lock file a class grading run holds in the course folder, for the whole run (one grader per course).
+GRADING_LOCK = ".grading.lock"
+BUSY = ("{path}: another grader (process {pid}) is grading this course; one grader at a time "
+        "writes its gradebook: wait for it to finish")
 #: Seconds one cell may run while the demo grades (the course default is in nbgrader_config.py).
 DEMO_CELL_TIMEOUT = 5
 
@@ -138,14 +143,16 @@ def grade_command(args):
                                  "'bubblewrap', or pass --no-sandbox to run it unprotected")
     if not (args.course / "nbgrader_config.py").is_file():
         raise CourseError(f"{args.course / 'nbgrader_config.py'}: not an nbgrader course folder")
-    try:
-        outcomes = grading.grade_class(args.course, args.stage, args.student, force=args.force,
-                                       sandbox=not args.no_sandbox, workers=args.workers, scheduler=args.scheduler)
-    except grading.GradingError as error:
-        raise CourseError(str(error)) from error
-    if not outcomes:
-        raise CourseError(f"{args.course / 'submitted'}: no submission of {args.stage}")
-    print(f"Grades (CSV): {export_grades(args.course)}")
+    with locked(args.course / GRADING_LOCK, wait=False, busy=BUSY):
+        try:
+            outcomes = grading.grade_class(args.course, args.stage, args.student, force=args.force,
+                                           sandbox=not args.no_sandbox, workers=args.workers, scheduler=args.scheduler)
+        except grading.GradingError as error:
+            raise CourseError(str(error)) from error
+        if not outcomes:
+            raise CourseError(f"{args.course / 'submitted'}: no submission of {args.stage}")
+        grades = export_grades(args.course)
+    print(f"Grades (CSV): {grades}")
     print(f"Feedback:     {args.course / 'feedback'}/STUDENT/{args.stage}/")
     return 0 if all(o.graded for o in outcomes) else 1
 
@@ -163,6 +170,9 @@ def main(argv=None):
     sub.add_parser("demo", help="release, grade a sample class, print the grades")
     p = sub.add_parser("report", help="write the class report of a graded workspace")
     p.add_argument("workspace", type=Path, nargs="?", default=Path("."), help="an nbgrader course folder")
+    p = sub.add_parser("copy-gradebook", help="copy a course's gradebook into an empty database (e.g. PostgreSQL)")
+    p.add_argument("url", help="SQLAlchemy URL of the empty database, e.g. postgresql+psycopg://grader@host/gradebook")
+    p.add_argument("--course", type=Path, default=REPO, help="the nbgrader course folder (default: this repository)")
     p = sub.add_parser("execute-solutions", help="re-run the solution notebooks, storing outputs")
     p.add_argument("stage", nargs="*", help="only these stages (default: every stage)")
     p = sub.add_parser("grade", help="grade every submission of a stage: sandboxed, every core, feedback, grades.csv")
@@ -198,11 +208,15 @@ def main(argv=None):
         elif args.command == "report":
             from report import write_report
 
-            if not (args.workspace / "gradebook.db").is_file():
-                raise CourseError(f"{args.workspace / 'gradebook.db'}: no gradebook; grade the class first")
+            if not has_gradebook(args.workspace):
+                raise CourseError(f"{args.workspace}: no gradebook (its CourseDirectory.db_url); grade the class first")
             print(f"Class report: {write_report(args.workspace)}")
         elif args.command == "grade":
             return grade_command(args)
+        elif args.command == "copy-gradebook":
+            with locked(args.course / GRADING_LOCK, wait=False, busy=BUSY):
+                rows = copy_gradebook(args.course, args.url)
+            print(f"Copied {rows} rows of {args.course}'s gradebook; now set c.CourseDirectory.db_url to that URL")
         elif args.command == "check":
             return 0 if self_check(args.stage, args.notebook) else 1
         elif args.command == "validate":

@@ -262,7 +262,9 @@ def make_workspace(path, only=None):
     (path / "nbgrader_config.py").write_text(
         "# Grading workspace: the course's configuration, rooted here.\n"
         "c = get_config()  # noqa: F821\n"
-        f"load_subconfig({str(REPO / 'nbgrader_config.py')!r})  # noqa: F821\n")
+        f"load_subconfig({str(REPO / 'nbgrader_config.py')!r})  # noqa: F821\n"
+        "# Its own gradebook (nbgrader's default, gradebook.db here), never the course's database.\n"
+        "c.CourseDirectory.pop('db_url', None)\n")
     for stage in only or stages():
         shutil.copytree(SOLUTIONS / stage, path / "solutions" / stage,
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
@@ -337,6 +339,130 @@ def load_course_config(course, overrides=None):
     if overrides:
         config.merge(Config(overrides))
     return config
+
+
+def gradebook_url(course, config=None):
+    """Where the gradebook of `course` is: nbgrader's ``CourseDirectory.db_url`` (default: its ``gradebook.db``).
+
+    Parameters
+    ----------
+    course : path
+        The course folder (with ``nbgrader_config.py``).
+    config : traitlets.config.Config, optional
+        Its configuration, when already loaded (`load_course_config`).
+    """
+    from nbgrader.coursedir import CourseDirectory
+
+    return CourseDirectory(config=config if config is not None else load_course_config(course)).db_url
+
+
+@contextlib.contextmanager
+def open_gradebook(course, config=None):
+    """nbgrader's `Gradebook` of `course`, at its ``db_url`` (sqlite file or a database server), closed afterwards."""
+    from nbgrader.api import Gradebook
+    from nbgrader.coursedir import CourseDirectory
+
+    course_dir = CourseDirectory(config=config if config is not None else load_course_config(course))
+    with Gradebook(course_dir.db_url, course_dir.course_id) as gb:
+        yield gb
+
+
+def has_gradebook(course, config=None):
+    """True when the gradebook of `course` exists and holds nbgrader's tables (nothing is created to find out)."""
+    import sqlalchemy
+
+    url = sqlalchemy.engine.make_url(gradebook_url(course, config))
+    if url.get_backend_name() == "sqlite":
+        return bool(url.database) and Path(url.database).is_file() and Path(url.database).stat().st_size > 0
+    engine = sqlalchemy.create_engine(url)
+    try:
+        return "assignment" in sqlalchemy.inspect(engine).get_table_names()
+    except sqlalchemy.exc.OperationalError as error:
+        raise CourseError(f"{Path(course) / 'nbgrader_config.py'}: cannot reach the gradebook at "
+                          f"{url.render_as_string(hide_password=True)}: {last_error_line(error)}") from error
+    finally:
+        engine.dispose()
+
+
+def copy_gradebook(course, target_url):
+    """Copy every row of the gradebook of `course` into the empty database at `target_url`; returns the row count.
+
+    nbgrader has no command that moves a gradebook between databases
+    (``nbgrader db upgrade`` upgrades one in place): this creates nbgrader's
+    tables at `target_url` and copies the rows table by table, parents first
+    (every key is a string, so no sequence needs resetting), with the schema
+    version (``alembic_version``).  Set ``CourseDirectory.db_url`` to
+    `target_url` afterwards.
+    """
+    import sqlalchemy
+    from nbgrader.api import Base
+
+    source = sqlalchemy.create_engine(gradebook_url(course))
+    target = sqlalchemy.create_engine(target_url)
+    shown = target.url.render_as_string(hide_password=True)
+    copied = 0
+    try:
+        if not has_gradebook(course):
+            raise CourseError(f"{course}: no gradebook to copy (its CourseDirectory.db_url)")
+        version = sqlalchemy.Table("alembic_version", sqlalchemy.MetaData(), autoload_with=source)
+        tables = [*Base.metadata.sorted_tables, version]
+        with source.connect() as src, target.begin() as dst:
+            if sqlalchemy.inspect(dst).get_table_names():
+                raise CourseError(f"{shown}: not an empty database; copy the gradebook into a new one")
+            Base.metadata.create_all(dst)
+            version.create(dst)
+            for table in tables:
+                rows = [dict(row._mapping) for row in src.execute(table.select())]
+                if rows:
+                    dst.execute(table.insert(), rows)
+                copied += len(rows)
+    except sqlalchemy.exc.OperationalError as error:
+        raise CourseError(f"{shown}: cannot copy the gradebook there: {last_error_line(error)}") from error
+    finally:
+        source.dispose()
+        target.dispose()
+    return copied
+
+
+@contextlib.contextmanager
+def locked(path, wait=True, busy=None):
+    """Hold an exclusive lock on the file `path` while the block runs (where the platform has one).
+
+    The lock is ``flock``'s: the system releases it when its holder ends,
+    killed or not, so a stale lock file never blocks anyone.  The holder's
+    process id is written in the file.
+
+    Parameters
+    ----------
+    path : path
+        The lock file (created, never removed).
+    wait : bool, default=True
+        Wait for the holder to finish; else raise `CourseError` with `busy`.
+    busy : str, optional
+        The error's message; ``{pid}`` is replaced by the holder's process id.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            import fcntl
+        except ImportError:  # Windows: no lock
+            yield
+            return
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise CourseError((busy or "{path}: locked by process {pid}").format(path=path, pid=holder)) from None
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def last_error_line(text):

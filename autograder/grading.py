@@ -43,7 +43,7 @@ import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets.config import Config, Configurable
 
-from course import cell_grade_id, diagnoses, last_error_line, load_course_config
+from course import cell_grade_id, diagnoses, last_error_line, load_course_config, open_gradebook
 
 REPO = Path(__file__).resolve().parent.parent
 DONE_MARK = ".graded"
@@ -406,18 +406,51 @@ def _sanitized(course_dir, config, stage, student, notebook_path):
 
 
 def make_executor(workers=None, scheduler=None):
-    """The executor: a Dask cluster's (`scheduler` address) or a local process pool of `workers`."""
+    """The executor: a Dask cluster's (`scheduler` address) or a local process pool of `workers`.
+
+    Returns
+    -------
+    executor : concurrent.futures.Executor
+    client : distributed.Client or None
+        The Dask client, to close after the executor (None for the local pool).
+
+    On Dask, every task is impure (``pure=False``: two identical notebooks
+    are two tasks), and a task whose worker died (killed, restarted by its
+    nanny) is run again on another worker by the scheduler, up to its
+    ``distributed.scheduler.allowed-failures``; its future gets one result,
+    so the submission is recorded once.  The workers import this module by
+    name: start them with ``PYTHONPATH=.../autograder`` (docs/instructor.md §8).
+    """
     if scheduler:
         from distributed import Client
 
-        client = Client(scheduler)
-        return client.get_executor(), client
+        try:
+            client = Client(scheduler, timeout="30s")
+        except (OSError, TimeoutError) as error:
+            raise GradingError(f"--scheduler {scheduler}: no Dask scheduler answers there: {error}") from error
+        return client.get_executor(pure=False), client
     import multiprocessing
 
     workers = workers or os.cpu_count() or 1
     pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers, initializer=worker_init, initargs=(os.getpid(),),
                                                   mp_context=multiprocessing.get_context("forkserver"))
     return pool, None
+
+
+def stop_executor(executor, pending, client=None):
+    """Cancel the `pending` futures not started yet, wait for the running ones, then shut `executor` down.
+
+    Works with a local process pool and with Dask's ``ClientExecutor`` (whose
+    ``shutdown`` has no ``cancel_futures``; cancelling its future cancels the
+    task on the cluster).  `client`, the Dask client, is closed last.
+    """
+    for future in list(pending):
+        future.cancel()
+    try:
+        executor.shutdown(wait=True)
+    finally:
+        if client is not None:
+            client.close()
 
 
 def grade_class(course, stage, students=None, force=False, sandbox=True, workers=None, scheduler=None,
@@ -474,6 +507,7 @@ def grade_class(course, stage, students=None, force=False, sandbox=True, workers
         todo.append((student, folder, digest))
     if not todo:
         _fill_scores(course, outcomes)
+        echo(grading_summary(outcomes))
         return outcomes
     settings = {"config": _plain(config), "sandbox": sandbox, "seed": os.environ.get("FIRSTNEURON_SEED"), "warm": warm}
     own_executor = executor is None
@@ -523,9 +557,7 @@ def grade_class(course, stage, students=None, force=False, sandbox=True, workers
         bar.close()
         _remove_empty_folders(course / STAGING)  # empty once every staged copy was graded
         if own_executor:
-            executor.shutdown(wait=True, cancel_futures=True)
-            if client is not None:
-                client.close()
+            stop_executor(executor, futures, client)
     _fill_scores(course, outcomes)
     echo(grading_summary(outcomes))
     echo(f"  grading {timings.get('grading', 0):.0f} s, then feedback {timings.get('feedback', 0):.0f} s")
@@ -637,11 +669,11 @@ def _progress(total, enabled):
 
 def _fill_scores(course, outcomes):
     """Read each graded outcome's scores, failed cells and feedback lines from the gradebook."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     from feedback_filter import failure_messages
 
-    with Gradebook(f"sqlite:///{Path(course) / 'gradebook.db'}") as gb:
+    with open_gradebook(course) as gb:
         for outcome in outcomes:
             if not outcome.graded:
                 continue
@@ -684,16 +716,13 @@ def grading_summary(outcomes):
 
 def export_grades(course):
     """nbgrader's export of the gradebook to ``grades.csv`` in `course`; returns its path."""
-    from nbgrader.coursedir import CourseDirectory
     from nbgrader.plugins import CsvExportPlugin
 
     config = load_course_config(course)
     path = Path(course) / "grades.csv"
     config.CsvExportPlugin.to = str(path)
     plugin = CsvExportPlugin(config=config)
-    from nbgrader.api import Gradebook
-
-    with Gradebook(CourseDirectory(config=config).db_url) as gb:
+    with open_gradebook(course, config) as gb:
         plugin.export(gb)
     return path
 

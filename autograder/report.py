@@ -31,12 +31,12 @@ def collect(workspace):
     mistakes : dict (stage, test cell) -> Counter of diagnosis lines
     ungraded : list of (student, stage, reason)
     """
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     workspace = Path(workspace)
     scores, mistakes, ungraded = defaultdict(dict), defaultdict(Counter), []
     submitted = sorted((p.parent.name, p.name) for p in (workspace / "submitted").glob("*/*") if p.is_dir())
-    with Gradebook(f"sqlite:///{workspace / 'gradebook.db'}") as gb:
+    with course.open_gradebook(workspace) as gb:  # the course's db_url: its gradebook.db or a database server
         for student, stage in submitted:
             try:
                 submission = gb.find_submission(stage, student)

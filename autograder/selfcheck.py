@@ -5,7 +5,6 @@ The stage's release and gradebook are built once per hash of its source
 private folder, in this process, and keeps its feedback page with a time
 stamp (the last `CHECK_HISTORY` of them).
 """
-import contextlib
 import hashlib
 import os
 import shutil
@@ -17,7 +16,7 @@ import grading
 import sandbox
 from catalogue import submit
 from course import (GRADED_FUNCTIONS, cell_grade_id, GRADING, RELEASE, REPO, SOLUTIONS, CourseError, generate_release,
-                    make_workspace, notebook_path, read_notebook)
+                    has_gradebook, locked, make_workspace, notebook_path, read_notebook)
 
 
 def notebook_places(stage, path):
@@ -95,30 +94,14 @@ def source_hash(stage):
     return digest.hexdigest()
 
 
-@contextlib.contextmanager
-def _locked(path):
-    """Hold an exclusive lock on `path` (where the platform has one) while the block runs."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        try:
-            import fcntl
-        except ImportError:  # Windows: checks of one stage at the same time may rebuild the release twice
-            yield
-            return
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def check_course(stage):
     """A graded-ready course folder for `stage` (its release and gradebook), rebuilt only when its source changed."""
     folder = GRADING / "check" / stage
     course, stamp = folder / "course", folder / "course.sha256"
-    with _locked(folder / "course.lock"):
+    with locked(folder / "course.lock"):  # checks of one stage at the same time build it once
         wanted = source_hash(stage)
-        if not (stamp.is_file() and stamp.read_text() == wanted and (course / "gradebook.db").is_file()):
+        built = stamp.is_file() and stamp.read_text() == wanted and (course / "nbgrader_config.py").is_file()
+        if not (built and has_gradebook(course)):
             make_workspace(course, only=[stage])
             generate_release(course, only=[stage])
             stamp.write_text(wanted)

@@ -129,6 +129,7 @@ def pins_from_requirements():
         line = line.split("#")[0].strip()
         if line:
             name, version = line.split("==")
+            name = name.split("[")[0]  # psycopg[binary]: the package, its extra's pins are in the lock file
             pins[name.strip().lower().replace("_", "-")] = version.strip()
     return pins
 

@@ -77,9 +77,9 @@ def test_a_killed_driver_loses_and_duplicates_nothing(course):
     assert rerun.returncode == 0, f"expected the rerun to grade the rest, found {rerun.returncode}:\n{rerun.stderr[-2000:]}"
     assert f"({done_before} already done)" in rerun.stdout, \
         f"expected the rerun to skip the {done_before} graded submissions, found:\n{rerun.stdout}"
-    from nbgrader.api import Gradebook
+    from course import open_gradebook
 
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+    with open_gradebook(course) as gb:
         found = {s.student.id: s.score for s in gb.find_assignment(STAGE).submissions}
     assert found == {s: v[2] for s, v in CLASS.items()}, f"expected each student graded once with their score, found {found}"
     rows = classroom.read_grades_csv(course / "grades.csv")
