@@ -346,6 +346,9 @@ def mark_results(soup, titles, messages):
             output["class"] = output.get("class", []) + ["failed-output"]
             pre = output.find("pre")
             if pre is not None:
+                first = next(iter(pre.contents), None)
+                if isinstance(first, NavigableString) and first.startswith("\n"):  # a browser drops it after <pre>
+                    first.replace_with(first[1:])
                 pre.insert(0, tag(soup, "strong", "Failed: ", "failed-word"))
 
 
