@@ -5,6 +5,7 @@ downloaded.  Screenshots go to ``$FIRSTNEURON_SHOTS`` (default
 ``/tmp/firstneuron-shots``): each notebook's first screen, the wrong sigmoid's
 message and a feedback page opened with the network off.
 """
+import contextlib
 import json
 import os
 import shutil
@@ -109,6 +110,19 @@ def lab(tmp_path_factory):
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
         log.close()
+
+
+@contextlib.contextmanager
+def opened_offline(browser, path, **options):
+    """The page of the file `path`, loaded in a fresh chromium context with the network off."""
+    context = browser.new_context(offline=True, **options)
+    try:
+        page = context.new_page()
+        page.goto(Path(path).as_uri())
+        page.wait_for_load_state("load")
+        yield page
+    finally:
+        context.close()
 
 
 def open_notebook(browser, url, stage, workspace):
@@ -276,11 +290,7 @@ def test_a_feedback_page_renders_its_formulas_offline(browser, tmp_path):
     lines = []
     selfcheck.self_check(stage, notebook, echo=lines.append)
     page_path = Path(next(line.split("Feedback: ", 1)[1].split(" (new")[0] for line in lines if line.startswith("Feedback: ")))
-    context = browser.new_context(offline=True, viewport={"width": 900, "height": 1200})
-    page = context.new_page()
-    try:
-        page.goto(page_path.as_uri())
-        page.wait_for_load_state("load")
+    with opened_offline(browser, page_path, viewport={"width": 900, "height": 1200}) as page:
         formulas = page.locator("math").count()
         assert formulas > 20, f"expected the formulas of the lesson as MathML, found {formulas}"
         widths = page.locator("math").evaluate_all("ms => ms.map(m => m.getBoundingClientRect().width)")
@@ -314,8 +324,6 @@ def test_a_feedback_page_renders_its_formulas_offline(browser, tmp_path):
         page.screenshot(path=str(SHOTS / "feedback-offline.png"))
         page.locator("text=Checking gradients numerically").first.scroll_into_view_if_needed()
         page.screenshot(path=str(SHOTS / "feedback-offline-formulas.png"))
-    finally:
-        context.close()
 
 
 def test_the_class_report_is_accessible(browser, tmp_path):
@@ -331,14 +339,7 @@ def test_the_class_report_is_accessible(browser, tmp_path):
         catalogue.submit(workspace, student, stage, catalogue.build_submission(stage, variants, release_dir=release))
     grading.grade_class(workspace, stage, force=True, sandbox=sandbox.available() is None,
                         executor=grading.InlineExecutor(), warm=False, progress=False, echo=lambda line: None)
-    page_path = report.write_report(workspace)
-    context = browser.new_context(offline=True)
-    page = context.new_page()
-    try:
-        page.goto(page_path.as_uri())
-        page.wait_for_load_state("load")
+    with opened_offline(browser, report.write_report(workspace)) as page:
         rows = page.locator("table tr").count()
         assert rows > 4, f"expected the report's tables filled, found {rows} rows"
         assert_accessible(page, "class report")
-    finally:
-        context.close()
