@@ -20,6 +20,8 @@ executor) and again before a feedback page is drawn:
   ``height`` as plain numbers, ``unconfined`` as a boolean, ``alt`` as text;
   anything else (``isolated``, ``filenames``, a width such as
   ``"1 onerror=..."``, which nbconvert writes unquoted) is dropped.
+- **Widget state** in the notebook's metadata is dropped: with it, nbconvert's
+  page loads the widgets' script from a CDN and draws the learner's widgets.
 
 Output *data* is filtered elsewhere: the executor keeps only inert MIME types
 (``trusted.SAFE_MIME``), and so does the feedback's ``feedback_filter.InertOutputs``.
@@ -194,7 +196,7 @@ def safe_output_metadata(metadata):
 
 
 def sanitize_notebook(nb):
-    """Make every markdown cell, attachment and output metadata of `nb` inert (in place).
+    """Make every markdown cell, attachment and output metadata of `nb` inert, and drop its widget state (in place).
 
     Returns
     -------
@@ -202,6 +204,7 @@ def sanitize_notebook(nb):
         Indices of the cells whose markdown or attachments were changed.
     """
     changed = []
+    nb.get("metadata", {}).pop("widgets", None)
     for index, cell in enumerate(nb.cells):
         before = (cell.get("source"), cell.get("attachments"))
         if "attachments" in cell:

@@ -100,6 +100,14 @@ def test_output_metadata_keeps_numeric_sizes_only():
     assert sanitize.safe_output_metadata({"image/png": {"width": True}}) == {}, "expected a boolean width dropped"
 
 
+def test_widget_state_is_dropped():
+    nb = nbformat.v4.new_notebook(metadata={"widgets": {"application/vnd.jupyter.widget-state+json": {"state": {}}},
+                                            "kernelspec": {"name": "python3", "display_name": "Python 3"}})
+    sanitize.sanitize_notebook(nb)
+    assert "widgets" not in nb.metadata and nb.metadata.kernelspec["name"] == "python3", (
+        f"expected the widget state dropped and the kernelspec kept, found {dict(nb.metadata)}")
+
+
 # --- real pages in chromium --------------------------------------------------------------------------------
 
 def unsanitized(nb, case):
