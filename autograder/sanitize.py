@@ -14,6 +14,8 @@ executor) and again before a feedback page is drawn:
   leaves unchanged (all of the course's own markdown) is kept as written; any
   other cell is rewritten until its rendering is clean: first with ``<`` as
   ``&lt;`` (its HTML shows as text), else as a code block of its source.
+- **Raw cells**, which nbconvert copies into the page, are kept only if the
+  sanitizer leaves them unchanged; otherwise their HTML is escaped (shown as text).
 - **Attachments** keep raster images only (PNG, JPEG, GIF); an SVG or HTML
   attachment is dropped.
 - **Output metadata** keeps what the templates use for pictures: ``width`` and
@@ -26,6 +28,7 @@ executor) and again before a feedback page is drawn:
 Output *data* is filtered elsewhere: the executor keeps only inert MIME types
 (``trusted.SAFE_MIME``), and so does the feedback's ``feedback_filter.InertOutputs``.
 """
+import html
 import math
 import re
 
@@ -124,6 +127,11 @@ def canonical(markup):
     return found
 
 
+def is_clean_html(markup):
+    """True when the sanitizer leaves `markup` unchanged (up to how it is written)."""
+    return canonical(clean_html(markup)) == canonical(markup)
+
+
 def is_clean_markdown(source, attachments=None):
     """True when the sanitizer leaves the rendering of `source` unchanged.
 
@@ -134,7 +142,7 @@ def is_clean_markdown(source, attachments=None):
         rendered = render_markdown(source, attachments)
     except Exception:  # noqa: BLE001 - nbconvert raises InvalidNotebook, mistune others: not clean
         return False
-    return canonical(clean_html(rendered)) == canonical(rendered)
+    return is_clean_html(rendered)
 
 
 def code_block(source):
@@ -196,7 +204,7 @@ def safe_output_metadata(metadata):
 
 
 def sanitize_notebook(nb):
-    """Make every markdown cell, attachment and output metadata of `nb` inert, and drop its widget state (in place).
+    """Make every markdown and raw cell, attachment and output metadata of `nb` inert, and drop its widget state (in place).
 
     Returns
     -------
@@ -213,6 +221,8 @@ def sanitize_notebook(nb):
                 del cell["attachments"]
         if cell.get("cell_type") == "markdown":
             cell["source"] = safe_markdown(cell.get("source", ""), cell.get("attachments"))
+        elif cell.get("cell_type") == "raw" and not is_clean_html(cell.get("source", "")):
+            cell["source"] = html.escape(cell["source"], quote=False)
         for output in cell.get("outputs", []):
             if "metadata" in output:
                 output["metadata"] = safe_output_metadata(output["metadata"])

@@ -100,6 +100,13 @@ def test_output_metadata_keeps_numeric_sizes_only():
     assert sanitize.safe_output_metadata({"image/png": {"width": True}}) == {}, "expected a boolean width dropped"
 
 
+def test_a_raw_cell_with_html_is_shown_as_text():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_raw_cell("<img src=x onerror='window.__pwned = 1'>"),
+                                         nbformat.v4.new_raw_cell("plain words")])
+    assert sanitize.sanitize_notebook(nb) == [0], "expected only the raw cell with HTML changed"
+    assert nb.cells[0].source.startswith("&lt;img"), f"expected its HTML escaped, found {nb.cells[0].source!r}"
+
+
 def test_widget_state_is_dropped():
     nb = nbformat.v4.new_notebook(metadata={"widgets": {"application/vnd.jupyter.widget-state+json": {"state": {}}},
                                             "kernelspec": {"name": "python3", "display_name": "Python 3"}})
