@@ -114,9 +114,14 @@ def render_markdown(source, attachments=None):
 
 
 def canonical(markup):
-    """A comparable form of an HTML fragment: elements, sorted attributes and text, in order."""
+    """A comparable form of an HTML fragment: elements, sorted attributes and text, in order.
+
+    The fragment is parsed by html5lib, which follows the WHATWG parsing rules a
+    browser follows: markup written to be read one way by a lenient parser and
+    another way by the browser cannot pass for clean.
+    """
     found = []
-    for node in BeautifulSoup(markup, "html.parser").descendants:
+    for node in BeautifulSoup(markup, "html5lib").descendants:  # parsed as a browser parses it (head too)
         if isinstance(node, Tag):
             found.append((node.name, tuple(sorted((k, " ".join(v) if isinstance(v, list) else v)
                                                   for k, v in node.attrs.items()))))
