@@ -20,6 +20,7 @@ from feedback_filter import LEARNER_FEEDBACK_PREPROCESSORS, LearnerFeedbackExpor
 from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
     AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades)
+from sanitize import SanitizeLearnerContent  # noqa: E402
 from trusted import TrustedExecute  # noqa: E402
 
 c = get_config()  # noqa: F821  (provided by traitlets when it loads this file)
@@ -51,8 +52,11 @@ c.Execute.startup_timeout = 60
 # kernel (autograder/sandbox.py, limits in c.Sandbox), hidden tests in the
 # grader's process.  This replaces nbgrader's Execute even for a bare
 # `nbgrader autograde`; `make grade` adds every core and a time limit per submission.
+# SanitizeLearnerContent (autograder/sanitize.py) makes the learner's markdown, attachments and
+# output metadata inert before the autograded notebook is written: the formgrader draws it in
+# the instructor's Jupyter origin, and the feedback page is drawn from it.
 c.Autograde.autograde_preprocessors = [
-    TrustedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+    TrustedExecute, SanitizeLearnerContent, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
     SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
 ]
 

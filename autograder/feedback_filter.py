@@ -11,8 +11,13 @@ a feedback page.
 
 `LearnerFeedbackExporter` (set as ``GenerateFeedback.exporter_class``) makes the
 page readable offline: formulas become MathML, which browsers draw natively,
-instead of waiting for MathJax from a CDN; the index names each exercise; long
-lines of outputs wrap.
+instead of waiting for MathJax from a CDN; long lines of outputs wrap.  It shows
+where to look: the index gives each exercise's points and one-line message,
+linked to its cell, and a failed test cell says "Failed" in its heading and its
+message, not by colour alone.  The page is accessible (WCAG 2 AA: a language,
+contrast, underlined links, scrollable formulas reachable by keyboard) and
+carries a Content-Security-Policy that forbids every script, behind
+`sanitize.SanitizeLearnerContent`, which already made the learner's markdown inert.
 """
 import html
 import re
@@ -23,6 +28,8 @@ from nbconvert.exporters import HTMLExporter
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades, NbGraderPreprocessor
 from nbgrader.utils import is_grade, is_solution
+
+from sanitize import SanitizeLearnerContent
 
 NOT_ATTEMPTED = "Not attempted yet: replace `raise NotImplementedError()` with your code."
 NEEDS_AN_EXERCISE = ("Not run: this cell uses an exercise above that is not attempted yet "
@@ -91,15 +98,19 @@ def learner_errors(nb):
     return lines
 
 
+def grade_messages(nb):
+    """The one-line error each failing grade cell of `nb` shows: ``{grade_id: line}``."""
+    return {nb.cells[i].metadata["nbgrader"]["grade_id"]: line for i, line in learner_errors(nb).items()
+            if is_grade(nb.cells[i])}
+
+
 def failure_messages(path):
     """The one-line error each failing grade cell of an autograded notebook shows: ``{grade_id: line}``."""
     import nbformat
 
     if not path.is_file():
         return {}
-    nb = nbformat.read(str(path), as_version=4)
-    return {nb.cells[i].metadata["nbgrader"]["grade_id"]: line for i, line in learner_errors(nb).items()
-            if is_grade(nb.cells[i])}
+    return grade_messages(nbformat.read(str(path), as_version=4))
 
 
 class ShortenTracebacks(NbGraderPreprocessor):
@@ -156,15 +167,39 @@ def neutralize(output):
         del data[mimetype]
 
 
-#: Added to the page: long lines of code, outputs and errors wrap instead of running off the right edge.
-WRAP_CSS = """
+#: Added to the page: long lines of code, outputs and errors wrap instead of running off the right
+#: edge; failed test cells are marked (colour and a word); contrast and links meet WCAG 2 AA;
+#: display formulas keep the browser's own MathML layout (centred, sized), slightly larger.
+PAGE_CSS = """
 div.input_area pre, div.output_area pre, div.output_subarea pre, div.output_error pre, div.output_stderr pre {
   white-space: pre-wrap;
   overflow-wrap: anywhere;
 }
 div.output_subarea, div.inner_cell { max-width: 100%; min-width: 0; }
-math[display="block"] { display: block; margin: 0.6em 0; overflow-x: auto; }
+math[display="block"] { display: block math; font-size: 1.15em; }
+span.display-math { display: block; margin: 0.6em 0; overflow-x: auto; }
+a, a:visited { color: #1d4f7c; text-decoration: underline; }
+.rendered_html a.anchor-link { text-decoration: underline; }
+div.input_area, div.input_area div.highlight, div.input_area pre { background: #ffffff; }
+div.nbgrader_cell > .panel-heading, div.panel-primary > .panel-heading { background-color: #1d4f7c;
+  border-color: #1d4f7c; color: #ffffff; }
+div.nbgrader_cell > .panel-heading a { color: #ffffff; }
+div.panel.failed-cell { border: 2px solid #a51d1d; }
+div.panel.failed-cell > .panel-heading { background-color: #8c1616; border-color: #8c1616; }
+.verdict { display: inline-block; font-weight: bold; padding: 0 0.4em; border-radius: 3px; margin: 0 0.3em; }
+.verdict.failed { background: #8c1616; color: #ffffff; }
+.verdict.passed { background: #1b5e20; color: #ffffff; }
+div.failed-output { border-left: 6px solid #a51d1d; background: #fdeeee; }
+div.failed-output pre { background: #fdeeee; color: #3a0b0b; }
+#toc li { margin: 0.3em 0; }
+#toc .points { font-weight: bold; }
 """
+
+#: Scripts never run in a feedback page: it needs none (formulas are MathML), and a learner's would be refused.
+CSP = ("default-src 'none'; script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'; "
+       "img-src data:; style-src 'unsafe-inline'; font-src data:")
+#: The points nbgrader writes in a test cell's heading and in the index.
+SCORE = re.compile(r"Score:\s*([-\d.]+)\s*/\s*([-\d.]+)")
 
 MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.S)
 MTEXT = re.compile(r"<mtext>[^<]*</mtext>")
@@ -192,7 +227,10 @@ def math_to_mathml(text):
             mathml = latex_to_mathml(tex.strip(), display="block" if block else "inline")
         except Exception:  # noqa: BLE001 - the parser raises many kinds: show the source instead
             mathml = f"<code>{html.escape(tex)}</code>"
-        parts.append(MTEXT.sub(lambda m: m.group(0).replace("\\_", "_"), mathml))
+        mathml = MTEXT.sub(lambda m: m.group(0).replace("\\_", "_"), mathml)
+        if block:  # a wide formula scrolls sideways: its box is reachable by keyboard (WCAG 2.1.1)
+            mathml = f'<span class="display-math" tabindex="0" role="group" aria-label="formula">{mathml}</span>'
+        parts.append(mathml)
         end = match.end()
     parts.append(html.escape(text[end:], quote=False))
     return "".join(parts)
@@ -219,11 +257,13 @@ def exercise_titles(nb):
     return titles
 
 
-def offline_page(page, titles):
-    """Make a rendered feedback page readable offline.
+def offline_page(page, titles, messages=None):
+    """Make a rendered feedback page readable offline, show where to look, and forbid scripts.
 
     Formulas of Markdown cells become MathML and MathJax's CDN script is removed;
-    the index names each exercise instead of "Test cell"; long output lines wrap.
+    the index gives each exercise's name, points and one-line message; a failed
+    test cell says "Failed" (`mark_results`); long output lines wrap; the page
+    gets a language, a Content-Security-Policy (`CSP`) and `PAGE_CSS`.
 
     Parameters
     ----------
@@ -231,6 +271,8 @@ def offline_page(page, titles):
         The HTML of nbgrader's feedback template.
     titles : dict
         ``{grade_id: title}`` of the test cells (`exercise_titles`).
+    messages : dict, optional
+        ``{grade_id: line}`` of the failing test cells (`grade_messages`).
 
     Returns
     -------
@@ -244,14 +286,77 @@ def offline_page(page, titles):
         for node in list(block.find_all(string=True)):
             if "$" in node and not node.find_parent(["code", "pre"]) and isinstance(node, NavigableString):
                 node.replace_with(BeautifulSoup(math_to_mathml(str(node)), "html.parser"))
-    for link in soup.select("div#toc a[href]"):
-        grade_id = link["href"].lstrip("#")
-        if grade_id in titles and link.get_text(strip=True) == "Test cell":
-            link.string = titles[grade_id]
+    mark_results(soup, titles, messages or {})
+    if soup.html is not None:
+        soup.html["lang"] = "en"
+    head = soup.head or soup
+    policy = soup.new_tag("meta", attrs={"http-equiv": "Content-Security-Policy", "content": CSP})
+    head.insert(0, policy)  # first, before anything the policy governs
     style = soup.new_tag("style")
-    style.string = WRAP_CSS
-    (soup.head or soup).append(style)
+    style.string = PAGE_CSS
+    head.append(style)
     return str(soup)
+
+
+def points(text):
+    """``(score, maximum)`` from nbgrader's "Score: 1.0 / 3.0", or None."""
+    match = SCORE.search(text)
+    return (float(match.group(1)), float(match.group(2))) if match else None
+
+
+def mark_results(soup, titles, messages):
+    """Show where to look, in place: the index and each test cell say "Failed" or "Passed".
+
+    Each entry of the index (``div#toc``) links to its test cell with the
+    exercise's title, its points and, when it lost points, "Failed:" and the
+    cell's one-line message.  A failed test cell's heading says "Failed" and its
+    error output starts with "Failed:"; both are also coloured.
+    """
+    for item in soup.select("div#toc li"):
+        link = item.find("a", href=True)
+        grade_id = link["href"].lstrip("#") if link else None
+        score = points(item.get_text())
+        if grade_id not in titles or score is None:
+            continue
+        link.string = titles[grade_id]
+        for node in list(link.next_siblings):
+            node.extract()
+        item.append(" ")
+        item.append(tag(soup, "span", f"{score[0]:g} / {score[1]:g} points", "points"))
+        failed = score[0] < score[1]
+        item.append(tag(soup, "span", "Failed:" if failed else "Passed", "verdict " + ("failed" if failed else "passed")))
+        if failed and grade_id in messages:
+            item.append(tag(soup, "span", messages[grade_id], "message"))
+    for anchor in soup.find_all("a", attrs={"name": True}):
+        panel = anchor.find_parent("div", class_="nbgrader_cell")
+        heading = panel.find("div", class_="panel-heading") if panel else None
+        score = points(heading.get_text()) if heading else None
+        if anchor["name"] not in titles or score is None:
+            continue
+        failed = score[0] < score[1]
+        verdict = (f"Failed: {score[0]:g} of {score[1]:g} points" if failed
+                   else f"Passed: {score[0]:g} of {score[1]:g} points")
+        label = heading.find("span", class_="nbgrader-label") or heading
+        label.insert_after(tag(soup, "span", verdict, "verdict " + ("failed" if failed else "passed")))
+        if not failed:
+            continue
+        panel["class"] = panel.get("class", []) + ["failed-cell"]
+        cell = panel.find_parent("div", class_="cell")
+        for output in (cell.select("div.output_error") if cell else []):
+            output["class"] = output.get("class", []) + ["failed-output"]
+            pre = output.find("pre")
+            if pre is not None:
+                first = next(iter(pre.contents), None)
+                if isinstance(first, NavigableString) and first.startswith("\n"):  # a browser drops it after <pre>
+                    first.replace_with(first[1:])
+                pre.insert(0, tag(soup, "strong", "Failed: ", "failed-word"))
+
+
+def tag(soup, name, text, classes):
+    """A new element `name` of `soup` holding `text`, with the CSS `classes`."""
+    element = soup.new_tag(name, attrs={"class": classes})
+    element.string = text
+    return element
 
 
 class LearnerFeedbackExporter(HTMLExporter):
@@ -259,10 +364,11 @@ class LearnerFeedbackExporter(HTMLExporter):
 
     def from_notebook_node(self, nb, resources=None, **kwargs):
         page, resources = super().from_notebook_node(nb, resources, **kwargs)
-        return offline_page(page, exercise_titles(nb)), resources
+        return offline_page(page, exercise_titles(nb), grade_messages(nb)), resources
 
 
 LEARNER_FEEDBACK_PREPROCESSORS = [
+    SanitizeLearnerContent,
     GetGrades,
     ClearHiddenTests,
     ShortenTracebacks,

@@ -11,7 +11,9 @@ ungraded cell) never costs an honest learner.  ``{repo}``, ``{course}`` and
 ``{port}`` are filled in by the test: the course is public, so attackers
 know every path.
 """
-from dataclasses import dataclass
+import base64
+import re
+from dataclasses import dataclass, field
 
 #: A propagate right on the visible example only (what a forger would hand in).
 WRONG = '''
@@ -21,6 +23,16 @@ def propagate(w, b, X, Y):
         return {"dw": np.array([[0.99845601, 2.39507239]]), "db": 0.00145557813678}, cost
     return {"dw": np.zeros_like(w), "db": 0.0}, 0.0
 '''
+
+
+#: What each page payload runs: a mark the browser tests look for (and `scripted` looks for in a page).
+PWN = "window.__pwned = true; document.title = 'pwned'"
+PWN_BARE = "window.__pwned=document.title=/pwned/.source"  # no spaces or quotes: fits an unquoted attribute
+#: A 1x1 PNG (base64).
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
+#: The width a learner's picture claims: nbconvert writes it unquoted, so it would add the handlers.
+PNG_WIDTH = f"1 onload={PWN_BARE} onerror={PWN_BARE}"
+RASTER = re.compile(r"\s*data:image/(png|jpeg|gif);base64,", re.I)
 
 
 @dataclass
@@ -34,6 +46,8 @@ class Case:
     exact: bool = False        # the honest score exactly (fairness), not just at most
     notebook: str = ""         # "corrupt", "empty", "no_metadata", "duplicate", "renamed": the file itself
     slow: bool = False
+    markdown: str = ""         # a markdown cell added after the exercise (with `attachments`)
+    attachments: dict = field(default_factory=dict)
 
 
 CASES = [
@@ -213,4 +227,63 @@ CASES = [
          exact=True),
     Case("symlink_to_reference", "hands in given.py as a symlink to the reference",
          "import given\nprint(open(given.__file__).read()[:200])", notebook="symlink"),
+    # --- pages: learner HTML that would run in the feedback page or the formgrader ----------------------
+    Case("xss_markdown_img", "a markdown cell with <img onerror> (script in the feedback page and the formgrader)",
+         markdown=f"My notes: <img src=x onerror=\"{PWN}\"> (a picture)", base="correct", exact=True),
+    Case("xss_markdown_script", "a markdown cell with a <script>",
+         markdown=f"Notes <script>{PWN}</script> end.", base="correct", exact=True),
+    Case("xss_attachment", "a markdown attachment carrying an SVG with a script, and HTML",
+         markdown="![my plot](attachment:plot.svg)", base="correct", exact=True,
+         attachments={"plot.svg": {"image/svg+xml": base64.b64encode(
+             f'<svg xmlns="http://www.w3.org/2000/svg" onload="{PWN}"><script>{PWN}</script></svg>'.encode()).decode(),
+             "text/html": base64.b64encode(f"<script>{PWN}</script>".encode()).decode()}}),
+    Case("xss_png_width", "an image/png output whose metadata width is '1 onload=...' (written unquoted)",
+         "from IPython.display import display\n"
+         f"display({{'image/png': {PNG!r}, 'text/plain': 'a dot'}}, raw=True,\n"
+         f"        metadata={{'image/png': {{'width': {PNG_WIDTH!r}}}}})",
+         base="correct", exact=True),
 ]
+
+
+def scripted(markup):
+    """Where a learner's payload (it names ``__pwned``) sits in `markup` so that a browser would run it.
+
+    In a ``<script>``, an event-handler attribute (``on...``), or a ``javascript:``
+    or ``data:`` URL of an element other than a raster ``<img>``.  Returns a list
+    of short descriptions: empty for an inert page.
+    """
+    from bs4 import BeautifulSoup
+
+    found = []
+    for element in BeautifulSoup(markup, "html.parser").find_all(True):
+        if element.name in ("script", "svg", "iframe", "object", "embed") and "__pwned" in element.decode():
+            found.append(f"<{element.name}> {element.decode()[:80]}")
+        for name, value in element.attrs.items():
+            value = " ".join(value) if isinstance(value, list) else str(value)
+            if name.lower().startswith("on") and "__pwned" in value:
+                found.append(f"<{element.name} {name}={value[:60]}>")
+            if re.match(r"\s*(javascript|data):", value, re.I) and not RASTER.match(value) and "__pwned" in (
+                    value + decoded(value)):
+                found.append(f"<{element.name} {name}={value[:60]}>")
+    return found
+
+
+def decoded(url):
+    """The text of a base64 ``data:`` URL ('' if it is not one)."""
+    match = re.match(r"\s*data:[^,]*;base64,(.*)", url, re.S)
+    try:
+        return base64.b64decode(match.group(1)).decode(errors="replace") if match else ""
+    except ValueError:
+        return ""
+
+
+def formgrader_page(path):
+    """The HTML nbgrader's formgrader draws for the autograded notebook at `path` (its exporter and template)."""
+    from nbconvert.exporters import HTMLExporter
+    from nbgrader.server_extensions.formgrader import handlers
+
+    exporter = HTMLExporter(template_name="formgrade", extra_template_basedirs=[handlers.template_path])
+    resources = {"assignment_id": "a", "notebook_id": "n", "submission_id": "s", "index": 0, "total": 1,
+                 "base_url": "", "student": "s", "last_name": "", "first_name": "", "notebook_path": str(path)}
+    page, _ = exporter.from_filename(str(path), resources=resources)
+    return page

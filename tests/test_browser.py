@@ -5,6 +5,7 @@ downloaded.  Screenshots go to ``$FIRSTNEURON_SHOTS`` (default
 ``/tmp/firstneuron-shots``): each notebook's first screen, the wrong sigmoid's
 message and a feedback page opened with the network off.
 """
+import contextlib
 import json
 import os
 import shutil
@@ -109,6 +110,19 @@ def lab(tmp_path_factory):
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
         log.close()
+
+
+@contextlib.contextmanager
+def opened_offline(browser, path, **options):
+    """The page of the file `path`, loaded in a fresh chromium context with the network off."""
+    context = browser.new_context(offline=True, **options)
+    try:
+        page = context.new_page()
+        page.goto(Path(path).as_uri())
+        page.wait_for_load_state("load")
+        yield page
+    finally:
+        context.close()
 
 
 def open_notebook(browser, url, stage, workspace):
@@ -263,6 +277,59 @@ def test_a_wrong_sigmoid_shows_its_message_without_a_traceback(browser, lab):
         page.close()
 
 
+#: axe-core's rule tags for WCAG 2.0 and 2.1, levels A and AA.
+WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def assert_accessible(page, what):
+    """axe-core (axe-playwright-python, which ships its script: nothing is downloaded) finds no WCAG 2 A/AA violation."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_AA}})
+    violations = [(v["id"], len(v["nodes"]), [n["target"] for n in v["nodes"][:2]])
+                  for v in results.response["violations"]]
+    assert violations == [], f"expected no WCAG 2 A/AA violation on the {what}, found {violations}"
+
+
+def assert_failures_are_marked(page):
+    """A failed test cell says so in words and in colour; a passed one says "Passed"; the index links to the cell."""
+    failed = page.locator("div.nbgrader_cell.failed-cell")
+    assert failed.count() == 1, f"expected one failed test cell marked, found {failed.count()}"
+    heading = failed.locator(".panel-heading").inner_text()
+    assert "Failed: 0 of 3 points" in heading and "propagate_gradients_tests" in heading, (
+        f"expected the failed cell's heading to say 'Failed: 0 of 3 points', found {heading!r}")
+    colour = failed.evaluate("e => getComputedStyle(e).borderTopColor")
+    assert colour != page.locator("div.nbgrader_cell:not(.failed-cell)").first.evaluate(
+        "e => getComputedStyle(e).borderTopColor"), f"expected the failed cell coloured apart, found {colour}"
+    message = page.locator("div.failed-output pre").first.inner_text()
+    assert message.startswith("Failed: propagate:"), f"expected the error to start with 'Failed:', found {message[:80]!r}"
+    passed = page.locator("div.nbgrader_cell .verdict.passed").all_inner_texts()
+    assert "Passed: 2 of 2 points" in passed, f"expected the passed cost cell to say so, found {passed}"
+    link = page.locator("#toc a[href='#propagate_gradients_tests']")
+    link.click()
+    page.wait_for_timeout(300)
+    top = page.locator("a[name='propagate_gradients_tests']").evaluate("e => e.getBoundingClientRect().top")
+    assert 0 <= top < 200, f"expected the index's link to bring the failed cell to the top, found it at {top}px"
+
+
+def assert_display_math_is_laid_out_by_the_browser(page):
+    """Block formulas: the browser's ``display: block math``, centred and taller than inline ones."""
+    boxes = page.evaluate("""() => {
+        const block = [...document.querySelectorAll('math[display="block"]')].find(m => m.querySelector('munderover, mfrac'));
+        const inline = document.querySelector('math[display="inline"]');
+        const holder = block.parentElement.getBoundingClientRect(), box = block.getBoundingClientRect();
+        return {display: getComputedStyle(block).display, left: box.left - holder.left, right: holder.right - box.right,
+                height: box.height, inline: inline.getBoundingClientRect().height,
+                size: parseFloat(getComputedStyle(block).fontSize), text: parseFloat(getComputedStyle(block.parentElement).fontSize)};
+    }""")
+    assert boxes["display"] == "block math", f"expected display: block math, found {boxes['display']!r}"
+    assert abs(boxes["left"] - boxes["right"]) < 0.1 * (boxes["left"] + boxes["right"]) + 4, (
+        f"expected the block formula centred, found {boxes['left']:.0f}px left and {boxes['right']:.0f}px right")
+    assert boxes["height"] > 1.5 * boxes["inline"], (
+        f"expected a block formula with a fraction or a sum taller than inline text, found {boxes}")
+    assert boxes["size"] > boxes["text"], f"expected block formulas slightly larger than the text, found {boxes}"
+
+
 def test_a_feedback_page_renders_its_formulas_offline(browser, tmp_path):
     """A self-check's feedback page, opened with the network off: MathML formulas, a wrapped diagnosis."""
     stage = "02-propagate"
@@ -275,11 +342,7 @@ def test_a_feedback_page_renders_its_formulas_offline(browser, tmp_path):
     lines = []
     selfcheck.self_check(stage, notebook, echo=lines.append)
     page_path = Path(next(line.split("Feedback: ", 1)[1].split(" (new")[0] for line in lines if line.startswith("Feedback: ")))
-    context = browser.new_context(offline=True, viewport={"width": 900, "height": 1200})
-    page = context.new_page()
-    try:
-        page.goto(page_path.as_uri())
-        page.wait_for_load_state("load")
+    with opened_offline(browser, page_path, viewport={"width": 900, "height": 1200}) as page:
         formulas = page.locator("math").count()
         assert formulas > 20, f"expected the formulas of the lesson as MathML, found {formulas}"
         widths = page.locator("math").evaluate_all("ms => ms.map(m => m.getBoundingClientRect().width)")
@@ -291,6 +354,11 @@ def test_a_feedback_page_renders_its_formulas_offline(browser, tmp_path):
         index = page.locator("#toc li").all_inner_texts()
         assert any(text.startswith("propagate_gradients:") for text in index), (
             f"expected the index to name each exercise, found {index}")
+        gradients = next(text for text in index if text.startswith("propagate_gradients:"))
+        assert "0 / 3 points" in gradients and "Failed:" in gradients and "Likely mistake" in gradients, (
+            f"expected the index to give the failed exercise's points, 'Failed:' and its message, found {gradients!r}")
+        cost = next(text for text in index if text.startswith("propagate_cost:"))
+        assert "2 / 2 points" in cost and "Passed" in cost, f"expected the passed exercise's points, found {cost!r}"
         diagnosis = page.locator("pre", has_text="Likely mistake").first
         diagnosis.scroll_into_view_if_needed()
         box = diagnosis.bounding_box()
@@ -301,9 +369,29 @@ def test_a_feedback_page_renders_its_formulas_offline(browser, tmp_path):
             "ps => ps.filter(p => p.scrollWidth > p.clientWidth || p.getBoundingClientRect().right > 900)"
             "        .map(p => p.textContent.slice(0, 60))")
         assert not too_wide, f"expected every line of code to wrap inside the page, found {too_wide}"
+        assert_failures_are_marked(page)
+        assert_display_math_is_laid_out_by_the_browser(page)
+        assert_accessible(page, "feedback page")
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "feedback-offline.png"))
         page.locator("text=Checking gradients numerically").first.scroll_into_view_if_needed()
         page.screenshot(path=str(SHOTS / "feedback-offline-formulas.png"))
-    finally:
-        context.close()
+
+
+def test_the_class_report_is_accessible(browser, tmp_path):
+    """report.py's page for a small class graded with nbgrader: no WCAG 2 A/AA violation."""
+    import grading
+    import report
+    import sandbox
+
+    stage = "01-sigmoid"
+    workspace = course.make_workspace(tmp_path / "course")
+    release = course.generate_release(workspace, only=[stage])
+    for student, variants in (("correct", ()), ("mistaken", ("sigmoid_sign_error",))):
+        catalogue.submit(workspace, student, stage, catalogue.build_submission(stage, variants, release_dir=release))
+    grading.grade_class(workspace, stage, force=True, sandbox=sandbox.available() is None,
+                        executor=grading.InlineExecutor(), warm=False, progress=False, echo=lambda line: None)
+    with opened_offline(browser, report.write_report(workspace)) as page:
+        rows = page.locator("table tr").count()
+        assert rows > 4, f"expected the report's tables filled, found {rows} rows"
+        assert_accessible(page, "class report")

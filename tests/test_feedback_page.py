@@ -1,4 +1,5 @@
-"""Feedback pages: inert learner outputs, offline formulas, a named index; visible tests' messages."""
+"""Feedback pages: inert learner outputs and markdown, offline formulas, an index and cells that say what failed,
+a language and a script-free policy; visible tests' messages."""
 import nbformat
 import pytest
 from bs4 import BeautifulSoup
@@ -7,6 +8,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 import course
 import feedback_filter
 from firstneuron.testing import NotAttempted, VisibleTestFailure, assert_close, visible_tests
+from sanitize import SanitizeLearnerContent
 
 HOSTILE = {
     "text/html": "<script>window.pwned = 1</script><b onmouseover='x()'>hi</b>",
@@ -124,3 +126,62 @@ def test_an_error_inside_the_learners_function_keeps_its_traceback():
     with pytest.raises(NameError):
         with visible_tests("sigmoid"):
             sigmoid(0.0)
+
+
+GRADED_PAGE = """<!DOCTYPE html><html><head><title>t</title></head><body>
+<div id="toc"><ol><li><a href="#sigmoid_tests">Test cell</a> (Score: 0.0 / 2.0)</li>
+<li><a href="#shape_tests">Test cell</a> (Score: 1.0 / 1.0)</li></ol></div>
+<div class="cell code_cell"><div class="input"><div class="panel panel-primary nbgrader_cell"><a name="sigmoid_tests"></a>
+<div class="panel-heading"><span class="nbgrader-label">Grade cell: <code>sigmoid_tests</code></span>
+<span class="pull-right">Score: 0.0 / 2.0</span></div></div></div>
+<div class="output_wrapper"><div class="output_subarea output_text output_error"><pre>
+sigmoid(0): expected 0.5, found 1.0</pre></div></div></div>
+<div class="cell code_cell"><div class="input"><div class="panel panel-primary nbgrader_cell"><a name="shape_tests"></a>
+<div class="panel-heading"><span class="nbgrader-label">Grade cell: <code>shape_tests</code></span>
+<span class="pull-right">Score: 1.0 / 1.0</span></div></div></div></div>
+</body></html>"""
+
+
+def test_a_failed_test_cell_and_its_index_entry_say_failed():
+    titles = {"sigmoid_tests": "sigmoid: it works", "shape_tests": "shape: it fits"}
+    messages = {"sigmoid_tests": "sigmoid(0): expected 0.5, found 1.0"}
+    soup = BeautifulSoup(feedback_filter.offline_page(GRADED_PAGE, titles, messages), "html.parser")
+    entries = [" ".join(li.get_text(" ").split()) for li in soup.select("#toc li")]
+    assert entries == ["sigmoid: it works 0 / 2 points Failed: sigmoid(0): expected 0.5, found 1.0",
+                       "shape: it fits 1 / 1 points Passed"], f"expected points and verdicts in the index, found {entries}"
+    failed = soup.select("div.nbgrader_cell.failed-cell")
+    assert len(failed) == 1 and "Failed: 0 of 2 points" in failed[0].get_text(), (
+        f"expected the sigmoid cell marked 'Failed: 0 of 2 points', found {failed}")
+    assert soup.select_one("div.failed-output pre").get_text().startswith("Failed: sigmoid(0)"), (
+        "expected the error output to start with 'Failed:'")
+    assert "Passed: 1 of 1 points" in soup.select("div.nbgrader_cell")[1].get_text(), "expected the passed cell to say so"
+
+
+def test_the_page_has_a_language_and_a_policy_without_scripts():
+    soup = BeautifulSoup(feedback_filter.offline_page(GRADED_PAGE, {}), "html.parser")
+    assert soup.html.get("lang") == "en", "expected <html lang='en'>"
+    first = soup.head.find(True)
+    assert first.name == "meta" and first.get("http-equiv") == "Content-Security-Policy", (
+        f"expected the Content-Security-Policy first in <head>, found {first}")
+    assert "script-src 'none'" in first["content"], f"expected scripts forbidden, found {first['content']!r}"
+    assert 'math[display="block"] { display: block; }' not in str(soup), "expected the browser's block math kept"
+
+
+def test_display_formulas_scroll_in_a_box_a_keyboard_reaches():
+    markup = feedback_filter.math_to_mathml("$$J = \\frac{1}{m}$$ and $a$")
+    box = BeautifulSoup(markup, "html.parser").find("span", class_="display-math")
+    assert box is not None and box.get("tabindex") == "0" and box.get("aria-label"), (
+        f"expected the block formula in a focusable, labelled box, found {markup[:120]!r}")
+    assert box.find("math")["display"] == "block", "expected the block formula inside the box"
+
+
+def test_learner_markdown_is_sanitized_in_the_feedback():
+    assert feedback_filter.LEARNER_FEEDBACK_PREPROCESSORS[0] is SanitizeLearnerContent, (
+        "expected the sanitizer first among the feedback's preprocessors")
+    nb = new_notebook(cells=[new_markdown_cell("<img src=x onerror='window.pwned = 1'> notes")],
+                      metadata={"kernelspec": dict(course.KERNELSPEC)})
+    nb, _ = SanitizeLearnerContent().preprocess(nb, {})
+    page, _ = feedback_filter.LearnerFeedbackExporter(template_name="classic").from_notebook_node(nb)
+    soup = BeautifulSoup(page, "html.parser")
+    assert not soup.find("img", attrs={"onerror": True}), "expected no <img onerror> in the page"
+    assert "<img src=x onerror" in soup.select_one("div.text_cell_render").get_text(), "expected it shown as text"

@@ -22,7 +22,7 @@ import catalogue
 import course
 import grading
 import sandbox
-from hostile import CASES, WRONG
+from hostile import CASES, WRONG, formgrader_page, scripted
 
 STAGE = "02-propagate"
 #: Honest learners: student id -> catalogue variants (None: the untouched release).
@@ -89,6 +89,12 @@ def hostile_submission(case, workspace, release, port):
             cells = nb.cells
             i = next(i for i, c in enumerate(cells) if c.source == code.replace("{port}", str(port)))
             cells[i], cells[i + 1] = cells[i + 1], cells[i]
+    if case.markdown:  # a learner's markdown cell (notes, a picture) after the exercise
+        index = next(i for i, c in enumerate(nb.cells) if course.cell_grade_id(c) == "propagate")
+        cell = nbformat.v4.new_markdown_cell(case.markdown)
+        if case.attachments:
+            cell.attachments = case.attachments
+        nb.cells.insert(index + 1, cell)
     if case.notebook == "duplicate":
         test = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "propagate_cost_tests")
         nb.cells.append(nbformat.from_dict(dict(test)))
@@ -242,6 +248,17 @@ def test_feedback_carries_no_secret_and_no_script(graded):
         assert script is None, f"expected no learner script in {page}, found {script.group() if script else ''}"
     own = graded["workspace"] / "feedback" / "hostile_own_feedback"
     assert not own.exists(), f"expected no feedback forged by a learner, found {own}"
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.id.startswith("xss_") or c.id == "html_script"],
+                         ids=lambda c: c.id)
+def test_pages_are_inert(graded, case):
+    """The learner's feedback page and the formgrader's view of the autograded notebook run none of its script."""
+    autograded = course.notebook_path(graded["workspace"] / "autograded" / case.id, STAGE)
+    feedback = course.notebook_path(graded["workspace"] / "feedback" / case.id, STAGE).with_suffix(".html")
+    for kind, page in (("feedback page", feedback.read_text()), ("formgrader view", formgrader_page(autograded))):
+        found = scripted(page)
+        assert found == [], f"expected {case.id}'s {kind} inert ({case.what}), found the payload in {found}"
 
 
 def test_time_is_bounded(graded):
