@@ -293,8 +293,8 @@ class TrustedExecute(Execute):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.sandbox:
-            self.kernel_manager_class = sandbox.SandboxedKernelManager
+        # Without the sandbox the kernel still talks over ipc sockets (no TCP port, no warning about one).
+        self.kernel_manager_class = sandbox.SandboxedKernelManager if self.sandbox else sandbox.IpcKernelManager
         self.extra_arguments = ["--HistoryManager.hist_file=:memory:"]
 
     # --- one cell ---
@@ -418,7 +418,16 @@ class TrustedExecute(Execute):
         self._deadline = time.monotonic() + self.submission_timeout
         self._printed, self._restarts = {}, 0
         self._cwd = (resources or {}).get("metadata", {}).get("path")
-        return super().preprocess(nb, resources, km)
+        try:
+            return super().preprocess(nb, resources, km)
+        finally:
+            # nbclient shuts down only a kernel it made itself: one started by `_restart` in place of the
+            # caller's `km` is this executor's to shut down (its scratch folder goes with it).
+            if km is not None and self.km is not None and self.km is not km:
+                with contextlib.suppress(Exception):
+                    self.kc.stop_channels()
+                with contextlib.suppress(Exception):
+                    run_sync(self.km.shutdown_kernel)(now=True)
 
 
 

@@ -98,20 +98,19 @@ def test_without_bubblewrap_class_grading_refuses_in_one_line(course, monkeypatc
     assert not (course / "autograded").exists(), "expected nothing graded without a sandbox"
 
 
-def test_a_warm_kernel_serves_only_the_course_it_hides(tmp_path):
+def test_a_warm_kernel_serves_only_the_settings_it_was_started_with():
     from traitlets.config import Config
 
-    km = sandbox.SandboxedKernelManager(kernel_name="python3",
-                                        config=Config({"Sandbox": {"course_folder": str(tmp_path / "a")}}))
+    km = sandbox.SandboxedKernelManager(kernel_name="python3", config=Config({"Sandbox": {"shm_limit": 2**20}}))
     try:
-        inside = {"config": {"Sandbox": {"course_folder": str(tmp_path / "a" / "run" / "course")}}}
-        other = {"config": {"Sandbox": {"course_folder": str(tmp_path / "b")}}}
-        looser = {"config": {"Sandbox": {"course_folder": str(tmp_path / "a"), "memory_limit": 2**40}}}
-        assert grading._fits(km, inside), "expected a kernel hiding a/ to serve a course inside a/"
-        assert not grading._fits(km, other), "expected a kernel hiding a/ not to serve the course b/ (it sees b/)"
+        same = {"config": {"Sandbox": {"shm_limit": 2**20}}}
+        looser = {"config": {"Sandbox": {"shm_limit": 2**20, "memory_limit": 2**40}}}
+        default = {"config": {}}
+        assert grading._fits(km, same), "expected a kernel to serve the settings it was started with"
         assert not grading._fits(km, looser), "expected a kernel with other limits not to serve"
+        assert not grading._fits(km, default), "expected a kernel with a smaller /dev/shm not to serve the defaults"
     finally:
-        shutil.rmtree(km.scratch, ignore_errors=True)
+        sandbox.remove_tree(km.scratch)
 
 
 def test_workers_get_every_setting_of_the_executor_and_the_sandbox():
@@ -121,12 +120,12 @@ def test_workers_get_every_setting_of_the_executor_and_the_sandbox():
     config.Execute.timeout = 7                    # nbgrader's Execute
     config.NotebookClient.iopub_timeout = 9       # a base class of Execute (nbclient)
     config.KernelManager.shutdown_wait_time = 2.5  # a base class of the sandboxed kernel manager
-    config.Sandbox.hidden_folders = ["/srv/x"]
+    config.Sandbox.extra_read_only = ["/srv/x"]
     config.TrustedExecute.sandbox = False
     config.Execute.kernel_manager_class = sandbox.SandboxedKernelManager  # a class: not plain data
     config.GenerateFeedback.force = True          # not the executor's business
     found = grading._plain(config)
     expected = {"Execute": {"timeout": 7}, "NotebookClient": {"iopub_timeout": 9},
-                "KernelManager": {"shutdown_wait_time": 2.5}, "Sandbox": {"hidden_folders": ["/srv/x"]},
+                "KernelManager": {"shutdown_wait_time": 2.5}, "Sandbox": {"extra_read_only": ["/srv/x"]},
                 "TrustedExecute": {"sandbox": False}}
     assert found == expected, f"expected the workers' settings {expected}, found {found}"
