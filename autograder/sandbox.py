@@ -113,11 +113,22 @@ def available():
         return f"bubblewrap sandboxes need Linux (this is {sys.platform})"
     if shutil.which("bwrap") is None:
         return "bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
-    probe = subprocess.run(["bwrap", "--ro-bind", "/usr", "/usr", "--unshare-all", "--die-with-parent",
-                            "/usr/bin/true"], capture_output=True, text=True, timeout=30)
+    probe = subprocess.run(["bwrap", *system_mounts(), "--unshare-all", "--die-with-parent", "true"],
+                           capture_output=True, text=True, timeout=30)
     if probe.returncode != 0:
         return f"bubblewrap cannot start a sandbox here: {probe.stderr.strip()[:200]}"
     return None
+
+
+def system_mounts():
+    """bubblewrap options showing the system folders read-only (/bin, /lib... as links where they are links)."""
+    options = []
+    for folder in SYSTEM_FOLDERS:  # /bin, /lib... are links to /usr on merged-/usr systems
+        if os.path.islink(folder):
+            options += ["--symlink", os.readlink(folder), folder]
+        elif os.path.isdir(folder):
+            options += ["--ro-bind", folder, folder]
+    return options
 
 
 def warn_if_unavailable(echo=print):
@@ -465,12 +476,7 @@ class SandboxedKernelManager(IpcKernelManager):
         settings = self.settings
         limits = ["prlimit", f"--as={settings.memory_limit}", f"--fsize={settings.file_size_limit}",
                   f"--nofile={settings.open_files_limit}", "--core=0"]
-        bwrap = ["bwrap"]
-        for folder in SYSTEM_FOLDERS:  # /bin, /lib... are links to /usr on merged-/usr systems
-            if os.path.islink(folder):
-                bwrap += ["--symlink", os.readlink(folder), folder]
-            elif os.path.isdir(folder):
-                bwrap += ["--ro-bind", folder, folder]
+        bwrap = ["bwrap", *system_mounts()]
         bwrap += ["--proc", "/proc", "--dev", "/dev",
                   "--perms", "1777", "--size", str(settings.shm_limit), "--tmpfs", "/dev/shm",
                   "--perms", "1777", "--size", str(settings.scratch_limit), "--tmpfs", "/tmp"]
