@@ -500,6 +500,12 @@ def grade_class(course, stage, students=None, force=False, sandbox=True, workers
         _fill_scores(course, outcomes)
         return outcomes
     settings = {"config": _plain(config), "sandbox": sandbox, "seed": os.environ.get("FIRSTNEURON_SEED"), "warm": warm}
+    if sandbox:
+        import sandbox as sandboxing
+
+        note = sandboxing.limits_note(config)
+        if note:  # one line per class, not one per kernel
+            echo(note)
     own_executor = executor is None
     client = None
     if own_executor:

@@ -32,7 +32,8 @@ Who the kernel runs as:
 Memory and processes are also limited by a cgroup per kernel where the grader
 may make one (the grader's own cgroup v1 ``memory``/``pids`` hierarchies or a
 delegated v2 cgroup, or `Sandbox.cgroup_parents`); without one, memory is
-limited per process by ``RLIMIT_AS`` and one log line says so.
+limited per process by ``RLIMIT_AS`` and the grader says so in one line
+(`limits_note`).
 
 The limits are the traits of `Sandbox` (settable in ``nbgrader_config.py``
 as ``c.Sandbox.memory_limit = ...``).  Without bubblewrap (macOS, containers
@@ -43,7 +44,6 @@ still over ``ipc`` sockets (`IpcKernelManager`).
 import contextlib
 import errno
 import fcntl
-import logging
 import os
 import secrets
 import shutil
@@ -75,8 +75,8 @@ FOLDER_PREFIX = "k"
 #: A per-kernel cgroup's name starts with this.
 CGROUP_PREFIX = "firstneuron-"
 
-log = logging.getLogger(__name__)
-_WARNED = set()
+#: The private roots this process has cleaned of killed graders' leftovers.
+_CLEANED = set()
 
 
 class Sandbox(Configurable):
@@ -139,10 +139,21 @@ def warn_if_unavailable(echo=print):
     return reason is None
 
 
-def _warn_once(key, message, *args):
-    if key not in _WARNED:
-        _WARNED.add(key)
-        log.warning(message, *args)
+def limits_note(config=None):
+    """One line saying what the sandbox cannot limit here (no cgroup for memory), or ``None``.
+
+    The grader prints it once per class (`grading.grade_class`); it makes and
+    removes a probe cgroup to find out.
+    """
+    settings = Sandbox(config=config) if config is not None else Sandbox()
+    parents = settings.cgroup_parents or default_cgroup_parents()
+    folders, limited = make_cgroups(parents, f"{CGROUP_PREFIX}{FOLDER_PREFIX}{os.getpid()}-probe",
+                                    settings.memory_limit, settings.process_limit)
+    remove_cgroups(folders)
+    if "memory" in limited:
+        return None
+    return (f"sandbox: no cgroup can be made here, so a kernel's memory is limited per process (RLIMIT_AS, "
+            f"{settings.memory_limit} bytes), not in all (see c.Sandbox.cgroup_parents)")
 
 
 # --- The private root and its kernel folders ---------------------------------------------------------
@@ -343,8 +354,8 @@ class IpcKernelManager(AsyncKernelManager):
         super().__init__(**kwargs)
         self.settings = Sandbox(parent=self)
         self.root = private_root(self.settings)
-        if not _WARNED & {("stale", str(self.root))}:
-            _WARNED.add(("stale", str(self.root)))
+        if str(self.root) not in _CLEANED:  # once per process and private root
+            _CLEANED.add(str(self.root))
             clean_stale(self.root, self._cgroup_parents())
         self.scratch = self.root / f"{FOLDER_PREFIX}{os.getpid()}-{secrets.token_hex(6)}"
         self.scratch.mkdir(mode=0o700)
@@ -400,9 +411,6 @@ class SandboxedKernelManager(IpcKernelManager):
             self.cgroups, self.limited = make_cgroups(
                 self._cgroup_parents(), f"{CGROUP_PREFIX}{self.scratch.name}", self.settings.memory_limit,
                 self.settings.process_limit)
-        if "memory" not in self.limited:
-            _warn_once("memory", "sandbox: no cgroup can be made here, so a kernel's memory is limited per process "
-                       "(RLIMIT_AS, %d bytes), not in all (see c.Sandbox.cgroup_parents)", self.settings.memory_limit)
         kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
         if self.uid is not None:
             for path in [self.scratch, *self.scratch.rglob("*")]:

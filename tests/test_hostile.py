@@ -150,8 +150,11 @@ class Listener:
         self.socket.close()
 
 
-def sandbox_processes(root):
-    """Processes whose command line or working folder names `root` (a run's own private scratch root)."""
+def sandbox_processes(root, width=100):
+    """Processes whose command line or working folder names `root` (a run's own private scratch root).
+
+    Each as "PID: COMMAND", the command cut at `width` characters (None: whole).
+    """
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -162,7 +165,7 @@ def sandbox_processes(root):
         except OSError:
             continue
         if str(root) in command or cwd.startswith(str(root)):
-            found.append(f"{entry}: {command[:100]}")
+            found.append(f"{entry}: {command[:width]}")
     return found
 
 
@@ -297,8 +300,13 @@ def test_the_process_check_sees_a_live_kernel(tmp_path):
     km = sandbox.SandboxedKernelManager(kernel_name="python3", config=Config({"Sandbox": {"scratch_root": str(root)}}))
     run_sync(km.start_kernel)()
     try:
-        live, folders = sandbox_processes(root), kernel_folders(root)
-        assert any("ipykernel" in p for p in live), f"expected the live kernel among {live}"
+        client = km.client()
+        client.start_channels()
+        run_sync(client.wait_for_ready)(timeout=60)
+        client.stop_channels()
+        live, folders = sandbox_processes(root, width=None), kernel_folders(root)
+        kernel = [p for p in live if "ipykernel_launcher" in p and "bwrap" not in p]
+        assert kernel, f"expected the live kernel among {[p[:100] for p in live]}"
         assert folders == [km.scratch.name], f"expected the live kernel's folder {km.scratch.name}, found {folders}"
     finally:
         run_sync(km.shutdown_kernel)(now=True)
