@@ -129,3 +129,23 @@ def test_workers_get_every_setting_of_the_executor_and_the_sandbox():
                 "KernelManager": {"shutdown_wait_time": 2.5}, "Sandbox": {"extra_read_only": ["/srv/x"]},
                 "TrustedExecute": {"sandbox": False}}
     assert found == expected, f"expected the workers' settings {expected}, found {found}"
+
+
+def test_without_the_sandbox_kernels_still_use_ipc_and_leave_nothing(tmp_path):
+    import trusted
+    from jupyter_core.utils import run_sync
+    from traitlets.config import Config
+
+    executor = trusted.TrustedExecute(sandbox=False)
+    assert executor.kernel_manager_class is sandbox.IpcKernelManager, \
+        f"expected kernels over ipc without the sandbox, found {executor.kernel_manager_class}"
+    km = sandbox.IpcKernelManager(kernel_name="python3", config=Config({"Sandbox": {"scratch_root": str(tmp_path)}}))
+    run_sync(km.start_kernel)()
+    try:
+        info = km.get_connection_info()
+        assert info["transport"] == "ipc" and info["ip"].startswith(str(tmp_path)), \
+            f"expected ipc sockets under {tmp_path}, found {info['transport']} {info['ip']}"
+    finally:
+        run_sync(km.shutdown_kernel)(now=True)
+    left = [p.name for p in tmp_path.iterdir()]
+    assert left == [], f"expected no kernel folder after shutdown, found {left}"
