@@ -70,6 +70,8 @@ ETC_FILES = ["/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/l
              "/etc/mime.types", "/etc/fonts"]
 #: Unprivileged user ids for sandboxed kernels when the grader runs as root (one per running kernel).
 UID_POOL = range(61000, 62000)
+#: Lock files of the user ids in use, one folder for every root grader on the machine (whatever its TMPDIR).
+UID_LOCKS = "/tmp/firstneuron-uids"
 #: A kernel folder's name: the grader's process id, then a random part (`clean_stale` reads the first).
 FOLDER_PREFIX = "k"
 #: A per-kernel cgroup's name starts with this.
@@ -215,10 +217,13 @@ def clean_stale(root, parents=()):
 
 
 @contextlib.contextmanager
-def _unused_uid(root):
-    """An unprivileged user id no other running kernel holds (a lock file per id)."""
-    folder = root / "uids"
+def _unused_uid():
+    """An unprivileged user id no other running kernel on this machine holds (a lock file per id)."""
+    folder = Path(UID_LOCKS)
     folder.mkdir(mode=0o700, exist_ok=True)
+    info = folder.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0 or info.st_mode & 0o022:
+        raise RuntimeError(f"{folder}: the sandbox's user-id locks are not in a folder only root may write")
     for uid in UID_POOL:
         handle = open(folder / f"{uid}.lock", "w")
         try:
@@ -405,7 +410,7 @@ class SandboxedKernelManager(IpcKernelManager):
             (self.scratch / name).mkdir(exist_ok=True)
         self._copy_font_cache()
         if os.geteuid() == 0 and self.uid is None:
-            self.uid = self._uid_lock.enter_context(_unused_uid(self.root))
+            self.uid = self._uid_lock.enter_context(_unused_uid())
         self._write_users()
         if not self.cgroups:
             self.cgroups, self.limited = make_cgroups(

@@ -227,10 +227,10 @@ CASES = [
     Case("grader_private_file", "prints a mode-600 file from the grading user's mode-700 folder",
          "import glob\nfor p in ['{secret}'] + glob.glob('{secret_folder}/*'):\n    try:\n"
          "        print(open(p).read())\n    except OSError as e:\n        print('no access:', type(e).__name__)"),
-    Case("fork_cap", "forks children that sleep until it cannot, and says how many it got",
-         "import os, time\nkids = []\ntry:\n    for _ in range(5000):\n        pid = os.fork()\n        if pid == 0:\n"
-         "            time.sleep(30)\n            os._exit(0)\n        kids.append(pid)\nexcept OSError:\n    pass\n"
-         "print('forked', len(kids))\nfor pid in kids:\n    os.kill(pid, 9)\n    os.waitpid(pid, 0)",
+    Case("fork_cap", "starts sleeping children until it cannot, and says how many it got",
+         "import subprocess\nkids = []\ntry:\n    for _ in range(5000):\n"
+         "        kids.append(subprocess.Popen(['sleep', '30']))\nexcept OSError:\n    pass\n"
+         "print('forked', len(kids))\nfor kid in kids:\n    kid.kill()\n    kid.wait()",
          base="correct", exact=True),
     Case("shm_fill", "writes to /dev/shm until it is full, and says how much it wrote",
          "written = 0\ntry:\n    with open('/dev/shm/fill', 'wb') as f:\n        while written < 8 * 1024**3:\n"
@@ -256,7 +256,7 @@ CASES = [
          "        kc.load_connection_file(path)\n        kc.start_channels()\n"
          "        kc.execute('def propagate(*args, **kwargs):\\n    raise ValueError(\"sabotaged\")')\n"
          "    except Exception:\n        pass\nprint('classmates kernels:', len(found), 'reached:', reached)"),
-    Case("exit_leaving_scratch", "fills its folder with 100 MB, then its kernel exits mid-notebook",
-         "with open('left.bin', 'wb') as f:\n    for _ in range(100):\n        f.write(b'1' * 2**20)\n"
+    Case("exit_leaving_scratch", "fills its folder with 50 MB, then its kernel exits mid-notebook",
+         "with open('left.bin', 'wb') as f:\n    for _ in range(50):\n        f.write(b'1' * 2**20)\n"
          "import os\nos._exit(1)", base="correct", exact=True),
 ]

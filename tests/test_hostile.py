@@ -269,7 +269,16 @@ def test_honest_students_are_graded_as_if_alone(graded):
         assert (outcome.score, outcome.messages) == (score, messages), \
             f"expected {student} to score {score} with {messages} as when graded alone, found {outcome.score} {outcome.messages}"
         for kind in files:
-            assert now[kind] == files[kind], f"expected {student}'s {kind} file byte-identical to the run alone"
+            assert now[kind] == files[kind], \
+                f"expected {student}'s {kind} file byte-identical to the run alone, found {first_difference(files[kind], now[kind])}"
+
+
+def first_difference(expected, found):
+    """Where the bytes `found` first differ from `expected`, with 150 bytes of each around it."""
+    if expected is None or found is None:
+        return f"{'no file' if found is None else 'a file'} where the run alone had {'none' if expected is None else 'one'}"
+    at = next((i for i, (a, b) in enumerate(zip(expected, found)) if a != b), min(len(expected), len(found)))
+    return f"at byte {at}: alone {expected[max(0, at - 150):at + 150]!r}, in the class {found[max(0, at - 150):at + 150]!r}"
 
 
 def test_the_course_folder_and_the_repository_are_unchanged(graded):
