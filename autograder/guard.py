@@ -1,11 +1,12 @@
 """Run a sandbox and take it down with this process's parent.
 
-``python -S guard.py [--watch FOLDER BYTES] [--cgroup CGROUP]... -- COMMAND...``
+``python -S guard.py [--parent PID] [--watch FOLDER BYTES] [--cgroup CGROUP]... -- COMMAND...``
 
 bubblewrap drops the parent-death signal when it changes credentials, so a
 sandboxed kernel whose grader was killed (``kill -9``, the OOM killer) would
-live on.  This guard sits between the grader and bubblewrap: it asks Linux for
-SIGTERM when its parent dies and then kills the sandbox, whose processes all
+live on.  This guard sits between the grader (process PID) and bubblewrap: it
+asks Linux for SIGTERM when its parent dies (or ends at once if PID is gone
+already) and then kills the sandbox, whose processes all
 die with it (``--die-with-parent`` and the PID namespace), and removes the
 kernel's folder and cgroups (nobody else will).  Before starting COMMAND it
 moves itself into each CGROUP (so that the sandbox is counted there).  While
@@ -55,37 +56,57 @@ def folder_size(folder, limit):
 
 
 def parse(arguments):
-    """(folder to watch or None, its limit, cgroups, command) from the command line."""
-    watch, limit, cgroups = None, 0, []
+    """(the grader's process id or None, folder to watch or None, its limit, cgroups, command)."""
+    parent, watch, limit, cgroups = None, None, 0, []
     while arguments and arguments[0] != "--":
-        if arguments[0] == "--watch":
+        if arguments[0] == "--parent":
+            parent, arguments = int(arguments[1]), arguments[2:]
+        elif arguments[0] == "--watch":
             watch, limit, arguments = arguments[1], int(arguments[2]), arguments[3:]
         elif arguments[0] == "--cgroup":
             cgroups, arguments = cgroups + [arguments[1]], arguments[2:]
         else:
             raise SystemExit(f"guard.py: unknown option {arguments[0]!r}")
-    return watch, limit, cgroups, arguments[1:]
+    return parent, watch, limit, cgroups, arguments[1:]
+
+
+def clean_up(watch, cgroups):
+    """Remove the kernel's folder and cgroups (the grader is gone: nobody else will)."""
+    time.sleep(0.2)
+    if watch:
+        shutil.rmtree(watch, ignore_errors=True)
+    for cgroup in cgroups:
+        try:
+            with open(os.path.join(os.path.dirname(cgroup), "cgroup.procs"), "w") as procs:
+                procs.write(str(os.getpid()))  # out of the cgroup, which can then go
+            os.rmdir(cgroup)
+        except OSError:
+            pass
 
 
 def main(arguments):
-    watch, limit, cgroups, command = parse(arguments)
-    parent = os.getppid()
-    for cgroup in cgroups:
-        with open(os.path.join(cgroup, "cgroup.procs"), "w") as procs:
-            procs.write(str(os.getpid()))
-    child = subprocess.Popen(command)
-    orphaned = []
+    parent, watch, limit, cgroups, command = parse(arguments)
+    parent = parent or os.getppid()
+    child, orphaned = None, []
 
     def stop(signum, frame):
         orphaned.append(signum)
-        child.kill()
+        if child is not None:
+            child.kill()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGHUP, stop)
     signal.signal(signal.SIGINT, lambda signum, frame: None)  # the kernel gets the group's SIGINT itself
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != parent:  # the parent died before the request was made
-        stop(signal.SIGTERM, None)
+    if os.getppid() != parent or orphaned:  # the grader died before the request was made
+        clean_up(watch, cgroups)
+        return 1
+    for cgroup in cgroups:
+        with open(os.path.join(cgroup, "cgroup.procs"), "w") as procs:
+            procs.write(str(os.getpid()))
+    child = subprocess.Popen(command)
+    if orphaned:
+        child.kill()
     code = None
     while code is None:
         try:
@@ -97,17 +118,8 @@ def main(arguments):
                 child.wait()
         except InterruptedError:
             continue
-    if orphaned or os.getppid() != parent:  # nobody is left to clean up after the sandbox
-        time.sleep(0.2)
-        if watch:
-            shutil.rmtree(watch, ignore_errors=True)
-        for cgroup in cgroups:
-            try:
-                with open(os.path.join(os.path.dirname(cgroup), "cgroup.procs"), "w") as procs:
-                    procs.write(str(os.getpid()))  # out of the cgroup, which can then go
-                os.rmdir(cgroup)
-            except OSError:
-                pass
+    if orphaned or os.getppid() != parent:
+        clean_up(watch, cgroups)
     return code
 
 

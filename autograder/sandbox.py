@@ -512,7 +512,8 @@ class SandboxedKernelManager(IpcKernelManager):
                       "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
             user = ["setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups",
                     "--inh-caps=-all", "--bounding-set=-all", "--"]
-        guard = [sys.executable, "-S", str(GUARD), "--watch", str(self.scratch), str(settings.scratch_limit)]
+        guard = [sys.executable, "-S", str(GUARD), "--parent", str(os.getpid()),
+                 "--watch", str(self.scratch), str(settings.scratch_limit)]
         for folder in self.cgroups:
             guard += ["--cgroup", folder]
         # The sandbox dies with the process that started it (a killed grader leaves no kernel behind).

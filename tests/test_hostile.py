@@ -324,6 +324,48 @@ def test_the_process_check_sees_a_live_kernel(tmp_path):
     assert kernel_folders(root) == [], f"expected no kernel folder after shutdown, found {kernel_folders(root)}"
 
 
+#: Starts a sandboxed kernel under the private root argv[1], says its folder, and waits to be killed.
+KILLED_GRADER = """
+import sys, time
+from jupyter_core.utils import run_sync
+from traitlets.config import Config
+import sandbox
+km = sandbox.SandboxedKernelManager(kernel_name="python3", config=Config({"Sandbox": {"scratch_root": sys.argv[1]}}))
+run_sync(km.start_kernel)()
+print(km.scratch.name, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_killed_grader_leaves_no_kernel_and_no_folder(tmp_path):
+    """kill -9 of the grader: its guard ends the sandbox and removes the kernel's folder; what a grader
+    killed with its guard left (a folder named after a process that is gone) goes at the next start."""
+    root = tmp_path / "private-root"
+    grader = subprocess.Popen([sys.executable, "-c", KILLED_GRADER, str(root)], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(course.REPO / "autograder")})
+    try:
+        name = grader.stdout.readline().strip()
+        assert name and (root / name).is_dir(), f"expected a kernel folder under {root}, found {kernel_folders(root)}"
+        assert sandbox_processes(root), "expected the grader's sandbox to be running"
+    finally:
+        grader.kill()
+        grader.wait()
+    end = time.monotonic() + 10
+    while time.monotonic() < end and (sandbox_processes(root) or kernel_folders(root)):
+        time.sleep(0.2)
+    assert sandbox_processes(root) == [], f"expected no sandbox process after kill -9, found {sandbox_processes(root)}"
+    assert kernel_folders(root) == [], f"expected the guard to remove the kernel folder, found {kernel_folders(root)}"
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    stale = root / f"{sandbox.FOLDER_PREFIX}{gone.pid}-0123456789ab"
+    (stale / "work").mkdir(parents=True)
+    from traitlets.config import Config
+    sandbox._CLEANED.discard(str(root))
+    km = sandbox.IpcKernelManager(config=Config({"Sandbox": {"scratch_root": str(root)}}))
+    sandbox.remove_tree(km.scratch)
+    assert not stale.exists(), f"expected {stale} (its grader is gone) removed at the next start"
+
+
 def case_output(workspace, student):
     """The text of every output of `student`'s autograded notebook."""
     path = course.notebook_path(workspace / "autograded" / student, STAGE)
