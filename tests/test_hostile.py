@@ -530,6 +530,8 @@ def test_as_an_ordinary_user_no_unearned_credit_and_controls_as_alone(graded, gr
 
 def test_as_an_ordinary_user_nothing_is_left_or_leaked(graded_nonroot):
     found = graded_nonroot
+    notes = found["log"].count("no cgroup can be made here")
+    assert notes <= 1, f"expected at most one line about memory without a cgroup, found {notes}"
     assert found["left"] == [], f"expected no sandbox process after grading, found {found['left']}"
     assert found["folders_left"] == [], f"expected no kernel folder under {found['root']}, found {found['folders_left']}"
     assert found["received"] == [], f"expected no connection to 127.0.0.1, found {found['received']}"
