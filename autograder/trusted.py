@@ -338,7 +338,8 @@ class TrustedExecute(Execute):
             stuck = "the cell ran past its time limit and ignored the interrupt"
         except DeadKernelError:
             cell.outputs = [error_output(KERNEL_DIED, "the kernel died while this cell ran (the process "
-                                         "exited, crashed or ran out of memory)")]
+                                         "exited, crashed, ran out of memory or wrote more files than its "
+                                         "folder may hold)")]
             await self._restart(cell_index, "the kernel died")
         if stuck and not await self._responsive():
             await self._restart(cell_index, stuck)
