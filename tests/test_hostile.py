@@ -478,12 +478,13 @@ def graded_nonroot(planted):
             if case.id in NONROOT_CASES:
                 hostile_submission(case, workspace, release, listener.port, values)
         subprocess.run(["chown", "-R", f"{NONROOT_USER}:", str(base)], check=True)
-        if Path(sys.prefix).resolve().is_relative_to("/root"):
+        if any(Path(p).resolve().is_relative_to("/root") for p in (sys.base_prefix, os.path.realpath(sys.executable))):
             os.chmod("/root", root_mode | 0o001)  # traversable, not listable: the environment lives below
         probe = _run_as(NONROOT_USER, [sys.executable, "-c", "import sys; print(sys.base_prefix)"],
                         capture_output=True, text=True)
         if probe.stdout.strip() != sys.base_prefix:
-            pytest.skip(f"the grading user cannot run this Python environment: {probe.stderr.strip()[-300:]}")
+            pytest.skip(f"the grading user cannot run this Python environment (found {probe.stdout.strip()!r}, "
+                        f"expected {sys.base_prefix!r}): {probe.stderr.strip()[-300:]}")
         env = {"PATH": os.environ["PATH"], "HOME": str(base), "TMPDIR": str(tmpdir), "LANG": "C.UTF-8",
                "PYTHONPATH": str(course.REPO / "autograder"), "MPLBACKEND": "Agg", "FIRSTNEURON_SEED": "2026"}
         runs = {}
