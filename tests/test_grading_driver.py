@@ -1,4 +1,5 @@
 """The class grading driver: the same grades on a Dask cluster, and nothing lost when it is killed."""
+import os
 import shutil
 import signal
 import subprocess
@@ -12,7 +13,7 @@ from course import generate_release, grading_env, make_workspace
 import catalogue
 import grading
 import sandbox
-from test_hostile import sandbox_processes
+from test_hostile import kernel_folders, sandbox_processes
 
 STAGE = "01-sigmoid"
 #: student -> (catalogue variants, hands in the blank release, expected score)
@@ -59,8 +60,11 @@ def test_a_killed_driver_loses_and_duplicates_nothing(course):
     command = [sys.executable, "-m", "classroom", "grade", STAGE, "--course", str(course), "--workers", "2"]
     if not SANDBOX:
         command.append("--no-sandbox")
-    driver = subprocess.Popen(command, env=grading_env(), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    tmpdir = course.parent / "tmp"  # this run's own TMPDIR, so its private scratch root is its own
+    tmpdir.mkdir(exist_ok=True)
+    env = {**grading_env(), "TMPDIR": str(tmpdir)}
+    root = tmpdir / f"firstneuron-sandbox-{os.geteuid()}"
+    driver = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     marks = course / "autograded"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(list(marks.glob(f"*/{STAGE}/{STAGE}.ipynb"))) < 2:
@@ -72,8 +76,9 @@ def test_a_killed_driver_loses_and_duplicates_nothing(course):
     assert graded_before >= 2 and done_before < len(CLASS), \
         f"expected the driver killed midway, found {graded_before} autograded and {done_before} done"
     time.sleep(3)
-    assert sandbox_processes() == [], f"expected no kernel left by the killed driver, found {sandbox_processes()}"
-    rerun = subprocess.run(command, env=grading_env(), capture_output=True, text=True, timeout=300)
+    assert sandbox_processes(root) == [], f"expected no kernel left by the killed driver, found {sandbox_processes(root)}"
+    assert kernel_folders(root) == [], f"expected no kernel folder left by the killed driver, found {kernel_folders(root)}"
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, f"expected the rerun to grade the rest, found {rerun.returncode}:\n{rerun.stderr[-2000:]}"
     assert f"({done_before} already done)" in rerun.stdout, \
         f"expected the rerun to skip the {done_before} graded submissions, found:\n{rerun.stdout}"
