@@ -335,7 +335,6 @@ def load_course_config(course, overrides=None):
         raise CourseError(f"{path}: no nbgrader configuration in the course folder")
     config = PyFileConfigLoader(path.name, path=str(course)).load_config()
     config.CourseDirectory.root = str(course)
-    config.Sandbox.course_folder = str(course)
     if overrides:
         config.merge(Config(overrides))
     return config

@@ -28,6 +28,7 @@ import concurrent.futures
 import contextlib
 import copy
 import hashlib
+import multiprocessing.util
 import os
 import shutil
 import statistics
@@ -121,22 +122,45 @@ def worker_init(driver):
     import trusted  # noqa: F401  (numpy, nbclient, the checks' dependencies)
 
 
-def prestart_kernel(course):
+def _shut_down_warm_kernel():
+    """Shut down the kernel this process kept booting for a next submission that never came."""
+    km = _WARM.pop("km", None)
+    if km is not None:
+        from jupyter_core.utils import run_sync
+
+        with contextlib.suppress(Exception):
+            run_sync(km.shutdown_kernel)(now=True)
+
+
+def _keep_warm(km):
+    """Keep `km` for the next submission; it is shut down at this process's exit if none comes.
+
+    A worker of a process pool ends with ``os._exit`` after multiprocessing's
+    finalizers (atexit handlers do not run there); in the driver's own process
+    the finalizers run at exit too.  Registered once per process (a forked
+    child starts with no finalizers).
+    """
+    if _WARM.get("finalizer") != os.getpid():
+        multiprocessing.util.Finalize(None, _shut_down_warm_kernel, exitpriority=100)
+        _WARM["finalizer"] = os.getpid()
+    _WARM["km"] = km
+
+
+def prestart_kernel(course=None):
     """Start booting the sandboxed kernel of the next submission graded in this process (the self-check).
 
     The kernel boots (numpy and matplotlib imported) while the driver prepares
-    the submission; `execute_submission` takes it.  It hides `course`.
+    the submission; `execute_submission` takes it.  The kernel sees no course
+    folder (the sandbox shows an allow-list), so `course` does not matter.
     """
-    _WARM["km"] = _warm_kernel({"config": {"Sandbox": {"course_folder": str(course)}}})
+    _keep_warm(_warm_kernel({"config": {}}))
 
 
 def _fits(km, settings):
-    """True when the sandbox of `km` hides what `settings` asks to hide, with the same limits."""
-    wanted = dict(settings["config"].get("Sandbox", {}))
-    course = Path(wanted.pop("course_folder", None) or os.getcwd()).resolve()
-    hidden = Path(km.settings.course_folder or os.getcwd()).resolve()
-    same_limits = all(getattr(km.settings, key) == value for key, value in wanted.items())
-    return same_limits and course.is_relative_to(hidden)
+    """True when the sandbox of `km` has exactly the settings `settings` asks for."""
+    wanted = settings["config"].get("Sandbox", {})
+    defaults = {name: trait.default() for name, trait in km.settings.traits(config=True).items()}
+    return all(getattr(km.settings, name) == wanted.get(name, default) for name, default in defaults.items())
 
 
 def _warm_kernel(settings):
@@ -200,7 +224,7 @@ def execute_submission(notebook_json, files, settings):
                 for path in [work, *work.rglob("*")]:
                     os.chown(path, km.uid, km.uid, follow_symlinks=False)
             if settings.get("warm", True):
-                _WARM["km"] = _warm_kernel(settings)  # boots while this one runs
+                _keep_warm(_warm_kernel(settings))  # boots while this one runs
         executor = trusted.TrustedExecute(config=config, sandbox=settings["sandbox"])
         executor.preprocess(nb, {"metadata": {"path": str(folder)}}, km=km)
         return {"notebook": nbformat.writes(nb), "seconds": time.monotonic() - start}
@@ -510,6 +534,12 @@ def grade_class(course, stage, students=None, force=False, sandbox=True, workers
         echo(grading_summary(outcomes))
         return outcomes
     settings = {"config": _plain(config), "sandbox": sandbox, "seed": os.environ.get("FIRSTNEURON_SEED"), "warm": warm}
+    if sandbox:
+        import sandbox as sandboxing
+
+        note = sandboxing.limits_note(config)
+        if note:  # one line per class, not one per kernel
+            echo(note)
     own_executor = executor is None
     client = None
     if own_executor:

@@ -293,8 +293,8 @@ class TrustedExecute(Execute):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.sandbox:
-            self.kernel_manager_class = sandbox.SandboxedKernelManager
+        # Without the sandbox the kernel still talks over ipc sockets (no TCP port, no warning about one).
+        self.kernel_manager_class = sandbox.SandboxedKernelManager if self.sandbox else sandbox.IpcKernelManager
         self.extra_arguments = ["--HistoryManager.hist_file=:memory:"]
 
     # --- one cell ---
@@ -338,7 +338,8 @@ class TrustedExecute(Execute):
             stuck = "the cell ran past its time limit and ignored the interrupt"
         except DeadKernelError:
             cell.outputs = [error_output(KERNEL_DIED, "the kernel died while this cell ran (the process "
-                                         "exited, crashed or ran out of memory)")]
+                                         "exited, crashed, ran out of memory or wrote more files than its "
+                                         "folder may hold)")]
             await self._restart(cell_index, "the kernel died")
         if stuck and not await self._responsive():
             await self._restart(cell_index, stuck)
@@ -418,7 +419,16 @@ class TrustedExecute(Execute):
         self._deadline = time.monotonic() + self.submission_timeout
         self._printed, self._restarts = {}, 0
         self._cwd = (resources or {}).get("metadata", {}).get("path")
-        return super().preprocess(nb, resources, km)
+        try:
+            return super().preprocess(nb, resources, km)
+        finally:
+            # nbclient shuts down only a kernel it made itself: one started by `_restart` in place of the
+            # caller's `km` is this executor's to shut down (its scratch folder goes with it).
+            if km is not None and self.km is not None and self.km is not km:
+                with contextlib.suppress(Exception):
+                    self.kc.stop_channels()
+                with contextlib.suppress(Exception):
+                    run_sync(self.km.shutdown_kernel)(now=True)
 
 
 

@@ -242,6 +242,52 @@ CASES = [
          f"display({{'image/png': {PNG!r}, 'text/plain': 'a dot'}}, raw=True,\n"
          f"        metadata={{'image/png': {{'width': {PNG_WIDTH!r}}}}})",
          base="correct", exact=True),
+    # --- sandbox: what the kernel sees, its caps, its neighbours, its leftovers (issue 16 items 1, 3, 4, 8) ---
+    Case("planted_reference_copy", "finds a copy of reference.py in another checkout on the host and runs it",
+         "import glob\nfor pattern in ['/*/*/autograder/reference.py', '/*/*/*/autograder/reference.py',\n"
+         "                '/*/*/*/*/autograder/reference.py']:\n    hits = sorted(glob.glob(pattern))\n"
+         "    print('reference copies:', pattern, len(hits))\n    if hits:\n        exec(open(hits[0]).read())\n"
+         "        propagate.__module__ = '__main__'\n        break"),
+    Case("planted_gradebook_printed", "prints last semester's gradebook and submissions found elsewhere on the host",
+         "import glob\nfound = [p for pattern in ['/opt/*/*', '/opt/*/*/*', '/data/*/*', '/srv/*/*', '/home/*/*', '/mnt/*/*']\n"
+         "         for p in glob.glob(pattern) if p.endswith(('.db', '.ipynb', '.csv'))]\n"
+         "print('old course files:', len(found))\nfor p in found:\n    try:\n        print(open(p, errors='replace').read()[:2000])\n"
+         "    except OSError as e:\n        print('no access:', type(e).__name__)"),
+    Case("grader_private_file", "prints a mode-600 file from the grading user's mode-700 folder",
+         "import glob\nfor p in ['{secret}'] + glob.glob('{secret_folder}/*'):\n    try:\n"
+         "        print(open(p).read())\n    except OSError as e:\n        print('no access:', type(e).__name__)"),
+    Case("fork_cap", "starts sleeping children until it cannot, and says how many it got",
+         "import subprocess\nkids = []\ntry:\n    for _ in range(5000):\n"
+         "        kids.append(subprocess.Popen(['sleep', '30']))\nexcept OSError:\n    pass\n"
+         "print('forked', len(kids))\nfor kid in kids:\n    kid.kill()\n    kid.wait()",
+         base="correct", exact=True),
+    Case("shm_fill", "writes to /dev/shm until it is full, and says how much it wrote",
+         "written = 0\ntry:\n    with open('/dev/shm/fill', 'wb') as f:\n        while written < 8 * 1024**3:\n"
+         "            f.write(b'1' * 2**20)\n            f.flush()\n            written += 2**20\nexcept OSError:\n    pass\n"
+         "print('shm bytes', written)\nimport os\nos.remove('/dev/shm/fill')", base="correct", exact=True),
+    Case("tmp_fill", "writes many files to /tmp until it is full, and says how much it wrote",
+         "written = 0\ntry:\n    for i in range(200):\n        with open(f'/tmp/fill{i}', 'wb') as f:\n"
+         "            for _ in range(32):\n                f.write(b'1' * 2**20)\n                f.flush()\n"
+         "                written += 2**20\nexcept OSError:\n    pass\nprint('tmp bytes', written)\nimport glob, os\n"
+         "for p in glob.glob('/tmp/fill*'):\n    os.remove(p)", base="correct", exact=True),
+    Case("scratch_fill", "writes 60 files of 60 MB into its working folder (the host's disk)",
+         "for i in range(60):\n    with open(f'fill{i}.bin', 'wb') as f:\n        for _ in range(60):\n"
+         "            f.write(b'1' * 2**20)", base="correct", exact=True),
+    Case("classmates_kernels", "looks for classmates' kernel folders, reads their kernel.json and runs code in them",
+         "import glob, json, os, socket\nown = os.path.realpath('..')\nprint('next to me:', sorted(os.listdir('../..')))\n"
+         "found = set()\nfor pattern in ['../../*/kernel.json', '../../../*/*/kernel.json', '/tmp/**/kernel.json',\n"
+         "                '/var/tmp/**/kernel.json', '{tmpdir}/**/kernel.json']:\n"
+         "    found.update(os.path.realpath(p) for p in glob.glob(pattern, recursive=True))\n"
+         "found = {p for p in found if not p.startswith(own + '/')}\nreached = 0\nfor path in found:\n    try:\n"
+         "        info = json.load(open(path))\n        s = socket.socket(socket.AF_UNIX)\n"
+         "        s.connect(f\"{info['ip']}-{info['shell_port']}\")\n        s.close()\n        reached += 1\n"
+         "        from jupyter_client import BlockingKernelClient\n        kc = BlockingKernelClient()\n"
+         "        kc.load_connection_file(path)\n        kc.start_channels()\n"
+         "        kc.execute('def propagate(*args, **kwargs):\\n    raise ValueError(\"sabotaged\")')\n"
+         "    except Exception:\n        pass\nprint('classmates kernels:', len(found), 'reached:', reached)"),
+    Case("exit_leaving_scratch", "fills its folder with 50 MB, then its kernel exits mid-notebook",
+         "with open('left.bin', 'wb') as f:\n    for _ in range(50):\n        f.write(b'1' * 2**20)\n"
+         "import os\nos._exit(1)", base="correct", exact=True),
 ]
 
 

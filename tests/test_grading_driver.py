@@ -1,4 +1,5 @@
 """The class grading driver: the same grades on a Dask cluster, and nothing lost when it is killed."""
+import os
 import shutil
 import signal
 import subprocess
@@ -12,7 +13,7 @@ from course import generate_release, grading_env, make_workspace
 import catalogue
 import grading
 import sandbox
-from test_hostile import sandbox_processes
+from test_hostile import kernel_folders, sandbox_processes
 
 STAGE = "01-sigmoid"
 #: student -> (catalogue variants, hands in the blank release, expected score)
@@ -59,8 +60,11 @@ def test_a_killed_driver_loses_and_duplicates_nothing(course):
     command = [sys.executable, "-m", "classroom", "grade", STAGE, "--course", str(course), "--workers", "2"]
     if not SANDBOX:
         command.append("--no-sandbox")
-    driver = subprocess.Popen(command, env=grading_env(), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    tmpdir = course.parent / "tmp"  # this run's own TMPDIR, so its private scratch root is its own
+    tmpdir.mkdir(exist_ok=True)
+    env = {**grading_env(), "TMPDIR": str(tmpdir)}
+    root = tmpdir / f"firstneuron-sandbox-{os.geteuid()}"
+    driver = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     marks = course / "autograded"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(list(marks.glob(f"*/{STAGE}/{STAGE}.ipynb"))) < 2:
@@ -72,8 +76,9 @@ def test_a_killed_driver_loses_and_duplicates_nothing(course):
     assert graded_before >= 2 and done_before < len(CLASS), \
         f"expected the driver killed midway, found {graded_before} autograded and {done_before} done"
     time.sleep(3)
-    assert sandbox_processes() == [], f"expected no kernel left by the killed driver, found {sandbox_processes()}"
-    rerun = subprocess.run(command, env=grading_env(), capture_output=True, text=True, timeout=300)
+    assert sandbox_processes(root) == [], f"expected no kernel left by the killed driver, found {sandbox_processes(root)}"
+    assert kernel_folders(root) == [], f"expected no kernel folder left by the killed driver, found {kernel_folders(root)}"
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, f"expected the rerun to grade the rest, found {rerun.returncode}:\n{rerun.stderr[-2000:]}"
     assert f"({done_before} already done)" in rerun.stdout, \
         f"expected the rerun to skip the {done_before} graded submissions, found:\n{rerun.stdout}"
@@ -98,20 +103,19 @@ def test_without_bubblewrap_class_grading_refuses_in_one_line(course, monkeypatc
     assert not (course / "autograded").exists(), "expected nothing graded without a sandbox"
 
 
-def test_a_warm_kernel_serves_only_the_course_it_hides(tmp_path):
+def test_a_warm_kernel_serves_only_the_settings_it_was_started_with():
     from traitlets.config import Config
 
-    km = sandbox.SandboxedKernelManager(kernel_name="python3",
-                                        config=Config({"Sandbox": {"course_folder": str(tmp_path / "a")}}))
+    km = sandbox.SandboxedKernelManager(kernel_name="python3", config=Config({"Sandbox": {"shm_limit": 2**20}}))
     try:
-        inside = {"config": {"Sandbox": {"course_folder": str(tmp_path / "a" / "run" / "course")}}}
-        other = {"config": {"Sandbox": {"course_folder": str(tmp_path / "b")}}}
-        looser = {"config": {"Sandbox": {"course_folder": str(tmp_path / "a"), "memory_limit": 2**40}}}
-        assert grading._fits(km, inside), "expected a kernel hiding a/ to serve a course inside a/"
-        assert not grading._fits(km, other), "expected a kernel hiding a/ not to serve the course b/ (it sees b/)"
+        same = {"config": {"Sandbox": {"shm_limit": 2**20}}}
+        looser = {"config": {"Sandbox": {"shm_limit": 2**20, "memory_limit": 2**40}}}
+        default = {"config": {}}
+        assert grading._fits(km, same), "expected a kernel to serve the settings it was started with"
         assert not grading._fits(km, looser), "expected a kernel with other limits not to serve"
+        assert not grading._fits(km, default), "expected a kernel with a smaller /dev/shm not to serve the defaults"
     finally:
-        shutil.rmtree(km.scratch, ignore_errors=True)
+        sandbox.remove_tree(km.scratch)
 
 
 def test_workers_get_every_setting_of_the_executor_and_the_sandbox():
@@ -121,12 +125,32 @@ def test_workers_get_every_setting_of_the_executor_and_the_sandbox():
     config.Execute.timeout = 7                    # nbgrader's Execute
     config.NotebookClient.iopub_timeout = 9       # a base class of Execute (nbclient)
     config.KernelManager.shutdown_wait_time = 2.5  # a base class of the sandboxed kernel manager
-    config.Sandbox.hidden_folders = ["/srv/x"]
+    config.Sandbox.extra_read_only = ["/srv/x"]
     config.TrustedExecute.sandbox = False
     config.Execute.kernel_manager_class = sandbox.SandboxedKernelManager  # a class: not plain data
     config.GenerateFeedback.force = True          # not the executor's business
     found = grading._plain(config)
     expected = {"Execute": {"timeout": 7}, "NotebookClient": {"iopub_timeout": 9},
-                "KernelManager": {"shutdown_wait_time": 2.5}, "Sandbox": {"hidden_folders": ["/srv/x"]},
+                "KernelManager": {"shutdown_wait_time": 2.5}, "Sandbox": {"extra_read_only": ["/srv/x"]},
                 "TrustedExecute": {"sandbox": False}}
     assert found == expected, f"expected the workers' settings {expected}, found {found}"
+
+
+def test_without_the_sandbox_kernels_still_use_ipc_and_leave_nothing(tmp_path):
+    import trusted
+    from jupyter_core.utils import run_sync
+    from traitlets.config import Config
+
+    executor = trusted.TrustedExecute(sandbox=False)
+    assert executor.kernel_manager_class is sandbox.IpcKernelManager, \
+        f"expected kernels over ipc without the sandbox, found {executor.kernel_manager_class}"
+    km = sandbox.IpcKernelManager(kernel_name="python3", config=Config({"Sandbox": {"scratch_root": str(tmp_path)}}))
+    run_sync(km.start_kernel)()
+    try:
+        info = km.get_connection_info()
+        assert info["transport"] == "ipc" and info["ip"].startswith(str(tmp_path)), \
+            f"expected ipc sockets under {tmp_path}, found {info['transport']} {info['ip']}"
+    finally:
+        run_sync(km.shutdown_kernel)(now=True)
+    left = [p.name for p in tmp_path.iterdir()]
+    assert left == [], f"expected no kernel folder after shutdown, found {left}"

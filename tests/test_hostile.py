@@ -5,15 +5,30 @@ and every hostile case, is graded together with the real driver (sandboxed
 kernels, hidden checks in the grader).  For each case: no unearned credit;
 the controls' scores, autograded notebooks and feedback byte-identical to
 their run alone; the course folder and the repository unchanged; no process
-left; nothing reached a listener on 127.0.0.1; no feedback page carries the
-reference or a learner's script.
+and no kernel folder left (looked for under the run's own private scratch
+root, so other graders on the machine are not counted); nothing reached a
+listener on 127.0.0.1; no feedback page carries the reference, an old
+gradebook planted elsewhere on the host, the grader's private file, or a
+learner's script; the sandbox's caps held (the cases say what they got).
+
+The test plants a copy of the course (``autograder/reference.py``) and an old
+gradebook under ``/opt/fn-test-*/`` (where a second checkout or last
+semester's folder could be), and a mode-600 file in a mode-700 folder of the
+grader, and removes them afterwards.  The catalogue is graded as root and
+again as an ordinary grading user (see `graded_nonroot`).
 """
 import hashlib
+import json
 import os
 import re
+import shutil
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -31,7 +46,15 @@ CONTROLS = {"control_correct": (), "control_mistaken": ("dw_forgot_1_over_m",), 
 HONEST = {"wrong": 1.0, "correct": 6.0, "none": 0.0}
 CELL_TIMEOUT = 5
 #: Text only the instructor's files hold: if a feedback page shows it, something leaked.
-SECRETS = ("def _softplus", "call_without_mutation", "### BEGIN HIDDEN TESTS", "GRAD_WRONG")
+SECRETS = ("def _softplus", "call_without_mutation", "### BEGIN HIDDEN TESTS", "GRAD_WRONG",
+           "FN-OLD-GRADEBOOK-4711", "FN-GRADER-PRIVATE-0815")
+#: What the sandbox's caps let a case get, read from its own output: case -> (pattern, at most).
+CAPS = {"fork_cap": (r"forked (\d+)", sandbox.Sandbox().process_limit),
+        "shm_fill": (r"shm bytes (\d+)", sandbox.Sandbox().shm_limit),
+        "tmp_fill": (r"tmp bytes (\d+)", sandbox.Sandbox().scratch_limit),
+        "planted_reference_copy": (r"reference copies: \S+ (\d+)", 0),
+        "planted_gradebook_printed": (r"old course files: (\d+)", 0),
+        "classmates_kernels": (r"classmates kernels: (\d+)", 0)}
 OUTPUTS = ("autograded", "feedback", "gradebook.db", "grades.csv", "logs")
 
 pytestmark = pytest.mark.skipif(sandbox.available() is not None and not os.environ.get("CI"),
@@ -66,8 +89,8 @@ def with_cell_after(nb, grade_id, source):
     return nb
 
 
-def hostile_submission(case, workspace, release, port):
-    """Write `case`'s submission into the course folder."""
+def hostile_submission(case, workspace, release, port, values=None):
+    """Write `case`'s submission into the course folder (`values` fills more ``{name}`` fields of its code)."""
     folder = workspace / "submitted" / case.id / STAGE
     folder.mkdir(parents=True)
     (folder / "timestamp.txt").write_text("2026-11-27 09:00:00.000000 UTC\n")
@@ -84,6 +107,8 @@ def hostile_submission(case, workspace, release, port):
         with_cell_after(nb, "propagate", WRONG)
     if case.code:
         code = case.code.replace("{repo}", str(course.REPO)).replace("{course}", str(workspace))
+        for name, value in (values or {}).items():
+            code = code.replace("{" + name + "}", str(value))
         with_cell_after(nb, "propagate", code.replace("{port}", str(port)))
         if case.base == "wrong":  # the attack runs after the forged propagate is defined
             cells = nb.cells
@@ -131,38 +156,69 @@ class Listener:
         self.socket.close()
 
 
-def sandbox_processes():
-    """Processes of the sandboxes' user ids, or whose command line names a sandbox's scratch folder."""
+def sandbox_processes(root, width=100):
+    """Processes whose command line or working folder names `root` (a run's own private scratch root).
+
+    Each as "PID: COMMAND", the command cut at `width` characters (None: whole).
+    """
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            status = open(f"/proc/{entry}/status").read()
             command = open(f"/proc/{entry}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
+            cwd = os.readlink(f"/proc/{entry}/cwd")
         except OSError:
             continue
-        uid = int(next(line.split()[1] for line in status.splitlines() if line.startswith("Uid:")))
-        if uid in sandbox.UID_POOL or "firstneuron-kernel-" in command:
-            found.append(f"{entry}: {command[:100]}")
+        if str(root) in command or cwd.startswith(str(root)):
+            found.append(f"{entry}: {command[:width]}")
     return found
 
 
+def kernel_folders(root):
+    """The kernel folders left under the private scratch root `root`."""
+    return sorted(p.name for p in Path(root).glob(f"{sandbox.FOLDER_PREFIX}*")) if Path(root).is_dir() else []
+
+
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory, monkeypatch_module):
+def planted(tmp_path_factory):
+    """A second checkout with the reference and an old gradebook under /opt, and a private file of the grader."""
+    base = Path(tempfile.mkdtemp(prefix="fn-test-", dir="/opt")) if os.access("/opt", os.W_OK) else None
+    if base is not None:
+        os.chmod(base, 0o755)
+        shutil.copytree(course.REPO / "autograder", base / "course-2025" / "autograder",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        (base / "course-2025" / "gradebook.db").write_text("students: ada 6/6 FN-OLD-GRADEBOOK-4711\n")
+        (base / "course-2025" / "grades.csv").write_text("ada,6,FN-OLD-GRADEBOOK-4711\n")
+        for path in [base, *base.rglob("*")]:
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    private = tmp_path_factory.mktemp("grader-private")
+    os.chmod(private, 0o700)
+    secret = private / "token.txt"
+    secret.write_text("FN-GRADER-PRIVATE-0815\n")
+    os.chmod(secret, 0o600)
+    yield {"opt": base, "secret": secret, "secret_folder": private}
+    if base is not None:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, monkeypatch_module, planted):
     monkeypatch_module.setenv("FIRSTNEURON_SEED", "2026")
+    root = tmp_path_factory.mktemp("sandbox") / "private-root"  # this run's own: other graders' kernels are not
     workspace = course.make_workspace(tmp_path_factory.mktemp("hostile") / "course")
     release = course.generate_release(workspace, only=[STAGE])
     for student, variants in CONTROLS.items():
         catalogue.submit(workspace, student, STAGE, catalogue.build_submission(
             STAGE, variants or (), blank=variants is None, release_dir=release))
-    overrides = {"Execute": {"timeout": CELL_TIMEOUT}}
+    overrides = {"Execute": {"timeout": CELL_TIMEOUT}, "Sandbox": {"scratch_root": str(root)}}
     alone = grading.grade_class(workspace, STAGE, force=True, overrides=overrides, progress=False, echo=print)
     baseline = {o.student: (o.score, o.messages, control_files(workspace, o.student)) for o in alone}
 
     listener = Listener()
+    values = {"secret": planted["secret"], "secret_folder": planted["secret_folder"], "tmpdir": tempfile.gettempdir()}
     for case in CASES:
-        hostile_submission(case, workspace, release, listener.port)
+        hostile_submission(case, workspace, release, listener.port, values)
     before = digest_tree(workspace, skip=OUTPUTS)
     repo_before = {folder: digest_tree(course.REPO / folder) for folder in ("autograder", "solutions", "firstneuron")}
     start = time.monotonic()
@@ -171,11 +227,12 @@ def graded(tmp_path_factory, monkeypatch_module):
                                    echo=lines.append)
     seconds = time.monotonic() - start
     time.sleep(1)
-    left = sandbox_processes()
+    left = sandbox_processes(root)
     listener.close()
     return {"workspace": workspace, "baseline": baseline, "outcomes": {o.student: o for o in outcomes},
             "before": before, "after": digest_tree(workspace, skip=OUTPUTS), "repo_before": repo_before,
-            "left": left, "received": listener.received, "seconds": seconds, "summary": lines}
+            "left": left, "folders_left": kernel_folders(root), "received": listener.received, "seconds": seconds,
+            "summary": lines, "root": root}
 
 
 @pytest.fixture(scope="module")
@@ -218,7 +275,16 @@ def test_honest_students_are_graded_as_if_alone(graded):
         assert (outcome.score, outcome.messages) == (score, messages), \
             f"expected {student} to score {score} with {messages} as when graded alone, found {outcome.score} {outcome.messages}"
         for kind in files:
-            assert now[kind] == files[kind], f"expected {student}'s {kind} file byte-identical to the run alone"
+            assert now[kind] == files[kind], \
+                f"expected {student}'s {kind} file byte-identical to the run alone, found {first_difference(files[kind], now[kind])}"
+
+
+def first_difference(expected, found):
+    """Where the bytes `found` first differ from `expected`, with 150 bytes of each around it."""
+    if expected is None or found is None:
+        return f"{'no file' if found is None else 'a file'} where the run alone had {'none' if expected is None else 'one'}"
+    at = next((i for i, (a, b) in enumerate(zip(expected, found)) if a != b), min(len(expected), len(found)))
+    return f"at byte {at}: alone {expected[max(0, at - 150):at + 150]!r}, in the class {found[max(0, at - 150):at + 150]!r}"
 
 
 def test_the_course_folder_and_the_repository_are_unchanged(graded):
@@ -233,6 +299,99 @@ def test_the_course_folder_and_the_repository_are_unchanged(graded):
 
 def test_no_process_is_left(graded):
     assert graded["left"] == [], f"expected no sandbox process after grading, found {graded['left']}"
+
+
+def test_no_kernel_folder_is_left(graded):
+    assert graded["folders_left"] == [], \
+        f"expected no kernel folder under {graded['root']} after grading, found {graded['folders_left']}"
+
+
+def test_the_process_check_sees_a_live_kernel(tmp_path):
+    """The checks above cannot pass vacuously: they see a live kernel and its folder, and then neither."""
+    from jupyter_core.utils import run_sync
+    from traitlets.config import Config
+
+    root = tmp_path / "private-root"
+    km = sandbox.SandboxedKernelManager(kernel_name="python3", config=Config({"Sandbox": {"scratch_root": str(root)}}))
+    run_sync(km.start_kernel)()
+    try:
+        client = km.client()
+        client.start_channels()
+        run_sync(client.wait_for_ready)(timeout=60)
+        client.stop_channels()
+        live, folders = sandbox_processes(root, width=None), kernel_folders(root)
+        kernel = [p for p in live if "ipykernel_launcher" in p and "bwrap" not in p]
+        assert kernel, f"expected the live kernel among {[p[:100] for p in live]}"
+        assert folders == [km.scratch.name], f"expected the live kernel's folder {km.scratch.name}, found {folders}"
+    finally:
+        run_sync(km.shutdown_kernel)(now=True)
+    time.sleep(0.5)
+    assert sandbox_processes(root) == [], f"expected no process after shutdown, found {sandbox_processes(root)}"
+    assert kernel_folders(root) == [], f"expected no kernel folder after shutdown, found {kernel_folders(root)}"
+
+
+#: Starts a sandboxed kernel under the private root argv[1], says its folder, and waits to be killed.
+KILLED_GRADER = """
+import sys, time
+from jupyter_core.utils import run_sync
+from traitlets.config import Config
+import sandbox
+km = sandbox.SandboxedKernelManager(kernel_name="python3", config=Config({"Sandbox": {"scratch_root": sys.argv[1]}}))
+run_sync(km.start_kernel)()
+print(km.scratch.name, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_killed_grader_leaves_no_kernel_and_no_folder(tmp_path):
+    """kill -9 of the grader: its guard ends the sandbox and removes the kernel's folder; what a grader
+    killed with its guard left (a folder named after a process that is gone) goes at the next start."""
+    root = tmp_path / "private-root"
+    grader = subprocess.Popen([sys.executable, "-c", KILLED_GRADER, str(root)], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(course.REPO / "autograder")})
+    try:
+        name = grader.stdout.readline().strip()
+        assert name and (root / name).is_dir(), f"expected a kernel folder under {root}, found {kernel_folders(root)}"
+        assert sandbox_processes(root), "expected the grader's sandbox to be running"
+    finally:
+        grader.kill()
+        grader.wait()
+    end = time.monotonic() + 10
+    while time.monotonic() < end and (sandbox_processes(root) or kernel_folders(root)):
+        time.sleep(0.2)
+    assert sandbox_processes(root) == [], f"expected no sandbox process after kill -9, found {sandbox_processes(root)}"
+    assert kernel_folders(root) == [], f"expected the guard to remove the kernel folder, found {kernel_folders(root)}"
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    stale = root / f"{sandbox.FOLDER_PREFIX}{gone.pid}-0123456789ab"
+    (stale / "work").mkdir(parents=True)
+    from traitlets.config import Config
+    sandbox._CLEANED.discard(str(root))
+    km = sandbox.IpcKernelManager(config=Config({"Sandbox": {"scratch_root": str(root)}}))
+    sandbox.remove_tree(km.scratch)
+    assert not stale.exists(), f"expected {stale} (its grader is gone) removed at the next start"
+
+
+def case_output(workspace, student):
+    """The text of every output of `student`'s autograded notebook."""
+    path = course.notebook_path(workspace / "autograded" / student, STAGE)
+    nb = nbformat.read(str(path), as_version=4)
+    return "\n".join(o.get("text", "") if isinstance(o.get("text", ""), str) else "".join(o["text"])
+                     for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+def check_caps(workspace, students):
+    """Each case of `CAPS` in `students` said what it got, and got at most its cap."""
+    for case_id, (pattern, cap) in CAPS.items():
+        if case_id not in students:
+            continue
+        found = [int(n) for n in re.findall(pattern, case_output(workspace, case_id))]
+        assert found, f"expected {case_id} to say what it got ({pattern}), found no such line"
+        assert max(found) <= cap, f"expected {case_id} to get at most {cap}, found {found}"
+
+
+def test_the_sandbox_caps_hold(graded):
+    check_caps(graded["workspace"], graded["outcomes"])
 
 
 def test_nothing_reached_the_network(graded):
@@ -270,3 +429,139 @@ def test_time_is_bounded(graded):
     for case in CASES:
         o = graded["outcomes"][case.id]
         print(f"| {case.id} | {HONEST[case.base]:g} | {o.score:g} |" if o.graded else f"| {case.id} | - | not graded |")
+
+
+# --- The same catalogue graded by an ordinary user (the usual case for an instructor) -----------------------
+
+#: The cases graded as an ordinary user, with the controls: those aimed at what differs without root (the
+#: kernel's user, the process count, memory without a cgroup, files of the grader, the private root under a
+#: TMPDIR outside /tmp, classmates' kernel folders, leftovers), and the classic thefts as a check that the
+#: allow-list holds there too.  The rest of the catalogue tests the trust boundary, which is the same in both
+#: modes; leaving it out keeps this run near a minute.
+NONROOT_CASES = ["planted_reference_copy", "planted_gradebook_printed", "grader_private_file", "fork_cap",
+                 "shm_fill", "tmp_fill", "scratch_fill", "classmates_kernels", "exit_leaving_scratch",
+                 "reference_by_path", "print_reference", "network", "memory_hog"]
+NONROOT_USER = "fn-hostile-grader"
+#: Grades the class as the grading user and writes {student: outcome} as JSON (run by `graded_nonroot`).
+NONROOT_SCRIPT = """
+import json, sys
+import grading
+outcomes = grading.grade_class(sys.argv[1], sys.argv[2], sys.argv[4:], force=True,
+                               overrides={"Execute": {"timeout": %d}}, progress=False, echo=print)
+json.dump({o.student: {"graded": o.graded, "score": o.score, "messages": o.messages, "reason": o.reason}
+           for o in outcomes}, open(sys.argv[3], "w"))
+""" % CELL_TIMEOUT
+
+
+def _run_as(user, command, **kw):
+    return subprocess.run(["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", *command], **kw)
+
+
+@pytest.fixture(scope="module")
+def graded_nonroot(planted):
+    """The controls alone, then with `NONROOT_CASES`, graded by an ordinary user made for the test, with
+    TMPDIR outside /tmp.
+
+    Needs root (to make the user); the Python environment must be reachable by that user: where it lives
+    under a mode-700 /root (pyenv), /root is made traversable (o+x, not listable) for the run and restored.
+    """
+    if os.geteuid() != 0:
+        pytest.skip("the tests run as an ordinary user: the catalogue above already ran without root")
+    if shutil.which("useradd") is None or shutil.which("setpriv") is None:
+        pytest.skip("useradd or setpriv is missing: cannot make an ordinary grading user")
+    if subprocess.run(["id", NONROOT_USER], capture_output=True).returncode != 0:
+        made = subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                               NONROOT_USER], capture_output=True, text=True)
+        if made.returncode != 0:
+            pytest.skip(f"cannot make the grading user {NONROOT_USER}: {made.stderr.strip()}")
+    base = Path(tempfile.mkdtemp(prefix="fn-hostile-nonroot-", dir="/var/tmp"))
+    root_mode = os.stat("/root").st_mode & 0o777
+    try:
+        os.chmod(base, 0o755)
+        tmpdir = base / "tmp"  # TMPDIR outside /tmp: the old sandbox did not hide it
+        tmpdir.mkdir()
+        workspace = course.make_workspace(base / "course")
+        release = course.generate_release(workspace, only=[STAGE])
+        for student, variants in CONTROLS.items():
+            catalogue.submit(workspace, student, STAGE, catalogue.build_submission(
+                STAGE, variants or (), blank=variants is None, release_dir=release))
+        private = base / "grader-private"  # the grading user's own private file
+        private.mkdir(mode=0o700)
+        (private / "token.txt").write_text("FN-GRADER-PRIVATE-0815\n")
+        os.chmod(private / "token.txt", 0o600)
+        listener = Listener()
+        values = {"secret": private / "token.txt", "secret_folder": private, "tmpdir": tmpdir}
+        for case in CASES:
+            if case.id in NONROOT_CASES:
+                hostile_submission(case, workspace, release, listener.port, values)
+        subprocess.run(["chown", "-R", f"{NONROOT_USER}:", str(base)], check=True)
+        if any(Path(p).resolve().is_relative_to("/root") for p in (sys.base_prefix, os.path.realpath(sys.executable))):
+            os.chmod("/root", root_mode | 0o001)  # traversable, not listable: the environment lives below
+        probe = _run_as(NONROOT_USER, [sys.executable, "-c", "import sys; print(sys.base_prefix)"],
+                        capture_output=True, text=True)
+        if probe.stdout.strip() != sys.base_prefix:
+            pytest.skip(f"the grading user cannot run this Python environment (found {probe.stdout.strip()!r}, "
+                        f"expected {sys.base_prefix!r}): {probe.stderr.strip()[-300:]}")
+        env = {"PATH": os.environ["PATH"], "HOME": str(base), "TMPDIR": str(tmpdir), "LANG": "C.UTF-8",
+               "PYTHONPATH": str(course.REPO / "autograder"), "MPLBACKEND": "Agg", "FIRSTNEURON_SEED": "2026"}
+        runs = {}
+        for name, students in (("alone", list(CONTROLS)), ("class", [*CONTROLS, *NONROOT_CASES])):
+            result = base / f"{name}.json"
+            start = time.monotonic()
+            run = _run_as(NONROOT_USER, [sys.executable, "-c", NONROOT_SCRIPT, str(workspace), STAGE, str(result),
+                                         *students], env=env, cwd=str(base), capture_output=True, text=True,
+                          timeout=900)
+            assert run.returncode == 0 and result.is_file(), \
+                f"expected the grading user to grade the class, found exit {run.returncode}: {run.stderr[-2000:]}"
+            runs[name] = (json.loads(result.read_text()), time.monotonic() - start, run.stdout + run.stderr)
+        time.sleep(1)
+        listener.close()
+        uid = int(subprocess.run(["id", "-u", NONROOT_USER], capture_output=True, text=True).stdout)
+        root = tmpdir / f"firstneuron-sandbox-{uid}"
+        yield {"workspace": workspace, "outcomes": runs["class"][0], "alone": runs["alone"][0],
+               "seconds": runs["class"][1], "left": sandbox_processes(base), "folders_left": kernel_folders(root),
+               "root": root, "received": listener.received, "log": runs["class"][2]}
+    finally:
+        os.chmod("/root", root_mode)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_as_an_ordinary_user_no_unearned_credit_and_controls_as_alone(graded_nonroot):
+    outcomes = graded_nonroot["outcomes"]
+    rows = []
+    for case in CASES:
+        if case.id not in NONROOT_CASES:
+            continue
+        o = outcomes[case.id]
+        rows.append(f"| {case.id} | {HONEST[case.base]:g} | {o['score']:g} |" if o["graded"] else
+                    f"| {case.id} | {HONEST[case.base]:g} | not graded: {o['reason']} |")
+    print(f"\nas {NONROOT_USER}: {len(outcomes)} submissions in {graded_nonroot['seconds']:.0f} s")
+    print("| case | honest | obtained |\n" + "\n".join(rows))
+    for case in CASES:
+        if case.id not in NONROOT_CASES:
+            continue
+        o = outcomes[case.id]
+        assert o["graded"], f"expected {case.id} graded as an ordinary user, found: {o['reason']}"
+        honest = HONEST[case.base]
+        if case.exact:
+            assert o["score"] == honest, f"expected {case.id} to keep exactly {honest}/6, found {o['score']}"
+        else:
+            assert o["score"] <= honest, f"expected {case.id} to earn at most {honest}/6, found {o['score']}"
+    for student, alone in graded_nonroot["alone"].items():
+        o = outcomes[student]
+        assert (o["score"], o["messages"]) == (alone["score"], alone["messages"]), \
+            f"expected {student} to score as when graded alone ({alone}), found {o}"
+
+
+def test_as_an_ordinary_user_nothing_is_left_or_leaked(graded_nonroot):
+    found = graded_nonroot
+    notes = found["log"].count("no cgroup can be made here")
+    assert notes <= 1, f"expected at most one line about memory without a cgroup, found {notes}"
+    assert found["left"] == [], f"expected no sandbox process after grading, found {found['left']}"
+    assert found["folders_left"] == [], f"expected no kernel folder under {found['root']}, found {found['folders_left']}"
+    assert found["received"] == [], f"expected no connection to 127.0.0.1, found {found['received']}"
+    check_caps(found["workspace"], [c for c in NONROOT_CASES if c in found["outcomes"]])
+    for page in sorted((found["workspace"] / "feedback").rglob("*.html")):
+        text = page.read_text(errors="replace")
+        leaked = [s for s in SECRETS if s in text]
+        assert not leaked, f"expected no instructor or grader text in {page}, found {leaked}"
