@@ -37,6 +37,7 @@ from nbgrader.preprocessors import Execute
 from nbgrader.utils import is_grade, is_solution
 from traitlets import Bool, Integer
 
+import checks  # noqa: F401  (the grader's own, from autograder/, loaded before any submission's file exists)
 import sandbox
 from firstneuron import bridge
 
