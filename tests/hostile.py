@@ -23,6 +23,22 @@ def propagate(w, b, X, Y):
 '''
 
 
+#: A learner's own helper module (handed in as report.py): a right propagate, written differently.
+HELPER = '''import numpy as np
+
+
+def propagate(w, b, X, Y):
+    m = X.shape[1]
+    A = 1.0 / (1.0 + np.exp(-(w @ X + b)))
+    cost = float(-np.sum(Y * np.log(A) + (1 - Y) * np.log(1 - A)) / m)
+    error = A - Y
+    return {"dw": error @ X.T / m, "db": float(error.sum() / m)}, cost
+'''
+
+#: What a forger hands in under the grader's module names: checks that pass anything, a reference that agrees.
+PASS_EVERYTHING = "def __getattr__(name):\n    return lambda *args, **kwargs: None\n"
+
+
 @dataclass
 class Case:
     """One hostile (or broken) submission."""
@@ -34,6 +50,8 @@ class Case:
     exact: bool = False        # the honest score exactly (fairness), not just at most
     notebook: str = ""         # "corrupt", "empty", "no_metadata", "duplicate", "renamed": the file itself
     slow: bool = False
+    files: tuple = ()          # (name, text) of files handed in beside the notebook
+    deserved: float = None     # the honest score when it is not the base's (a helper module's code counts)
 
 
 CASES = [
@@ -213,4 +231,28 @@ CASES = [
          exact=True),
     Case("symlink_to_reference", "hands in given.py as a symlink to the reference",
          "import given\nprint(open(given.__file__).read()[:200])", notebook="symlink"),
+    # --- fair: unusual correct code travels as plain data; files and cells as the learner meant ---
+    Case("ordered_dict_grads", "correct propagate whose grads is an OrderedDict",
+         "from collections import OrderedDict\n_right = propagate\ndef propagate(w, b, X, Y):\n"
+         "    grads, cost = _right(w, b, X, Y)\n    return OrderedDict([('dw', grads['dw']), ('db', grads['db'])]), cost",
+         base="correct", exact=True),
+    Case("namedtuple_result", "correct propagate that returns a namedtuple (grads, cost)",
+         "from collections import namedtuple\nPropagation = namedtuple('Propagation', ['grads', 'cost'])\n"
+         "_right = propagate\ndef propagate(w, b, X, Y):\n    return Propagation(*_right(w, b, X, Y))",
+         base="correct", exact=True),
+    Case("matrix_dw", "correct propagate whose dw is an np.matrix (np.asmatrix)",
+         "_right = propagate\ndef propagate(w, b, X, Y):\n    grads, cost = _right(w, b, X, Y)\n"
+         "    grads['dw'] = np.asmatrix(grads['dw'])\n    return grads, cost", base="correct", exact=True),
+    Case("longdouble_cost", "correct propagate whose cost is an np.longdouble",
+         "_right = propagate\ndef propagate(w, b, X, Y):\n    grads, cost = _right(w, b, X, Y)\n"
+         "    return grads, np.longdouble(cost)", base="correct", exact=True),
+    Case("report_py_helper", "a wrong propagate in the notebook, replaced by a right one from the learner's report.py",
+         "from report import propagate", files=(("report.py", HELPER),), exact=True, deserved=6.0),
+    Case("instructor_names_handed_in", "hands in checks.py, checks/, reference.py and grading.py that pass everything",
+         files=tuple((name, PASS_EVERYTHING) for name in ("checks.py", "checks/__init__.py", "reference.py",
+                                                           "grading.py", "trusted.py")), exact=True),
+    Case("deleted_cost_tests", "correct code, the propagate_cost_tests cell deleted", notebook="deleted_test_cell",
+         base="correct", exact=True),
+    Case("pasted_cost_tests", "correct code, a copy of the propagate_cost_tests cell pasted near the top",
+         notebook="pasted_test_cell", base="correct", exact=True),
 ]
