@@ -374,25 +374,27 @@ def _anchors(nb, release_nb):
 def _original_of(nb, release_nb, cells, r):
     """Which of `cells` (indices in `nb` of cells sharing one grade_id) is the release's cell `r`.
 
-    The one with the release cell's id, when exactly one has it; else the one whose
-    neighbours (the nearest cells before and after it that match a release cell) sit
-    around `r` in the release, closest to it; else the first.
+    The one at the release's place: its neighbours (the nearest cells before and after it
+    that match a release cell) sit around `r` in the release.  Among those, the one with the
+    release cell's id (nbformat gives a repeated id to the first cell that has it, so an id
+    alone could favour a copy pasted above), then the one whose neighbours are closest to
+    `r`, then the first.
     """
-    release_id = release_nb.cells[r].get("id") if r is not None else None
-    same_id = [i for i in cells if release_id and nb.cells[i].get("id") == release_id]
-    if len(same_id) == 1 or r is None:
-        return same_id[0] if same_id else cells[0]
-    candidates = same_id or cells
+    if r is None:
+        return cells[0]
+    release_id = release_nb.cells[r].get("id")
     anchors = {i: q for i, (q, _) in _anchors(nb, release_nb).items() if i not in cells}
+    order = sorted(anchors)
 
-    def distance(i):
-        before = [anchors[j] for j in sorted(anchors) if j < i]
-        after = [anchors[j] for j in sorted(anchors) if j > i]
+    def rank(i):
+        before = [anchors[j] for j in order if j < i]
+        after = [anchors[j] for j in order if j > i]
         p = before[-1] if before else -1
         q = after[0] if after else len(release_nb.cells)
-        return (0 if p < r < q else 1, abs(r - p) + abs(q - r))
+        return (0 if p < r < q else 1, 0 if release_id and nb.cells[i].get("id") == release_id else 1,
+                abs(r - p) + abs(q - r), i)
 
-    return min(candidates, key=lambda i: (distance(i), i))
+    return min(cells, key=rank)
 
 
 def renamed_notebook(folder, stage):
