@@ -11,9 +11,14 @@ them with `decode`, which accept plain data only:
 - numpy scalars and ndarrays of booleans or numbers (dtype and shape kept);
 - lists, tuples and dicts of these (dict keys: str, int, float or bool).
 
-Nothing else crosses: no pickle, no object with methods.  A value of any
-other type is sent as an *opaque* description (its type's name), which the
-grader can only describe, never use.
+A subclass of one of these travels as its base type, as correct code meant
+it: an OrderedDict as a dict, a namedtuple as a tuple, an ``np.matrix`` as a
+2-D ndarray (what ``np.asarray`` gives), a ``np.longdouble`` as float64 (a
+complex long double as complex128).  Nothing else crosses: no pickle, no
+object with methods.  A value of any other type is sent as an *opaque*
+description (its type's name), which the grader can only describe, never use:
+`decode` makes plain types only, chosen by the form of the data, and never
+lets the kernel's word for a type pass for a plain type's name.
 
 This module is learner-facing (it runs in the learner's kernel) and holds no
 solution and no check: whatever a kernel answers is treated by the grader as
