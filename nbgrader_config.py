@@ -28,16 +28,13 @@ c = get_config()  # noqa: F821  (provided by traitlets when it loads this file)
 c.CourseDirectory.course_id = "firstneuron"
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "notebooks"
-# Never let a learner's file shadow an instructor module (reference.py, the
-# checks package, ...): a file of such a name (NAME.py, or a package's folder)
-# is not copied from a submission to grading, and the hidden checks import
-# theirs in the grader's process, from autograder/ (tests/test_grading.py).
-INSTRUCTOR_PACKAGES = sorted(p.name for p in AUTOGRADER.iterdir() if (p / "__init__.py").is_file())
-c.CourseDirectory.ignore = [
-    ".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*",
-    *sorted(p.name for p in AUTOGRADER.glob("*.py")),
-    *INSTRUCTOR_PACKAGES, *(f"{name}.py" for name in INSTRUCTOR_PACKAGES),
-]
+# A learner's files are handed to the learner's kernel, whatever their names: a
+# helper module named report.py or checks.py is the learner's own and is used
+# there.  It cannot shadow the grader's code: the hidden checks run in the
+# grader's process, which imports `checks` and `reference` from autograder/
+# before any submission (grading.worker_init) and never has a submission's
+# folder on its path (tests/hostile.py: instructor_names_handed_in).
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
 
 # Release notebooks: no outputs, one generic kernel.
 c.ClearOutput.enabled = True

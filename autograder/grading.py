@@ -318,9 +318,25 @@ def notebook_hash(folder):
 def mend_cells(nb, release_nb):
     """Put back what an editor or a learner lost, from the release notebook; returns what was mended.
 
-    Cells that lost their nbgrader metadata get it back (matched by cell id);
-    exercise and test cells missing altogether are put back, untouched, where
-    the release has them (nbgrader would stop with a KeyError).
+    Cells that lost their nbgrader metadata get it back (matched by cell id).
+    Of several cells with one grade_id (a pasted copy), the one graded is the
+    one at the release's place (`_original_of`); the others run as ordinary
+    cells and are named in the note, for manual review.  Exercise and test
+    cells missing altogether are put back, untouched, at their place in the
+    release: right after the nearest cell before it in the release that the
+    notebook still has (nbgrader would stop with a KeyError).
+
+    Parameters
+    ----------
+    nb : nbformat.NotebookNode
+        The submitted notebook, changed in place.
+    release_nb : nbformat.NotebookNode
+        The release notebook of the same stage.
+
+    Returns
+    -------
+    note : str
+        What was mended ('' when nothing was).
     """
     by_id = {c.get("id"): c.metadata["nbgrader"] for c in release_nb.cells if "nbgrader" in c.metadata}
     notes = []
@@ -331,31 +347,78 @@ def mend_cells(nb, release_nb):
             restored += 1
     if restored:
         notes.append(f"put back the grading information of {restored} cell(s)")
-    seen, copies = set(), 0
-    for cell in nb.cells:  # a pasted copy of a graded cell runs as an ordinary cell; the first one is graded
-        grade_id = cell_grade_id(cell)
-        if grade_id in seen:
-            del cell.metadata["nbgrader"]
-            copies += 1
-        elif grade_id:
-            seen.add(grade_id)
+    copies = []
+    release_index = {cell_grade_id(c): i for i, c in enumerate(release_nb.cells) if cell_grade_id(c)}
+    for grade_id in dict.fromkeys(cell_grade_id(c) for c in nb.cells if cell_grade_id(c)):
+        cells = [i for i, c in enumerate(nb.cells) if cell_grade_id(c) == grade_id]
+        if len(cells) < 2:
+            continue
+        kept = _original_of(nb, release_nb, cells, release_index.get(grade_id))
+        for i in cells:
+            if i != kept:
+                del nb.cells[i].metadata["nbgrader"]
+                copies.append(f"{grade_id} (cell {i + 1})")
     if copies:
-        notes.append(f"{copies} duplicated graded cell(s) graded once")
-    present = {cell_grade_id(c) for c in nb.cells}
+        notes.append(f"a copy of a graded cell ran as an ordinary cell, not graded: {', '.join(copies)}; "
+                     "the cell at the release's place was graded")
     missing = 0
-    position = 0
-    for cell in release_nb.cells:
+    present = {cell_grade_id(c) for c in nb.cells}
+    for r, cell in enumerate(release_nb.cells):
         grade_id = cell_grade_id(cell)
-        found = [i for i, c in enumerate(nb.cells) if grade_id and cell_grade_id(c) == grade_id]
-        if found:
-            position = found[0] + 1
-        elif grade_id and grade_id not in present:
+        if grade_id and grade_id not in present:
+            anchors = _anchors(nb, release_nb)
+            before = [i for i, (q, _) in anchors.items() if q < r]
+            position = max(before, key=lambda i: (anchors[i][0], i)) + 1 if before else 0
             nb.cells.insert(position, copy.deepcopy(cell))
-            position += 1
             missing += 1
     if missing:
         notes.append(f"{missing} missing exercise or test cell(s) put back from the release")
     return "; ".join(notes)
+
+
+def _anchors(nb, release_nb):
+    """``{index in nb: (index in the release, how)}`` for the cells of `nb` that match one release cell.
+
+    A cell matches by its id when that id is once in each notebook, else by its grade_id
+    when that grade_id is once in each.
+    """
+    def unique(cells, key):
+        keys = [key(c) for c in cells]
+        return {k: i for i, k in enumerate(keys) if k and keys.count(k) == 1}
+
+    release_ids, own_ids = unique(release_nb.cells, lambda c: c.get("id")), unique(nb.cells, lambda c: c.get("id"))
+    release_grades, own_grades = unique(release_nb.cells, cell_grade_id), unique(nb.cells, cell_grade_id)
+    anchors = {i: (release_ids[k], "id") for k, i in own_ids.items() if k in release_ids}
+    for k, i in own_grades.items():
+        if k in release_grades and i not in anchors:
+            anchors[i] = (release_grades[k], "grade_id")
+    return anchors
+
+
+def _original_of(nb, release_nb, cells, r):
+    """Which of `cells` (indices in `nb` of cells sharing one grade_id) is the release's cell `r`.
+
+    The one at the release's place: its neighbours (the nearest cells before and after it
+    that match a release cell) sit around `r` in the release.  Among those, the one with the
+    release cell's id (nbformat gives a repeated id to the first cell that has it, so an id
+    alone could favour a copy pasted above), then the one whose neighbours are closest to
+    `r`, then the first.
+    """
+    if r is None:
+        return cells[0]
+    release_id = release_nb.cells[r].get("id")
+    anchors = {i: q for i, (q, _) in _anchors(nb, release_nb).items() if i not in cells}
+    order = sorted(anchors)
+
+    def rank(i):
+        before = [anchors[j] for j in order if j < i]
+        after = [anchors[j] for j in order if j > i]
+        p = before[-1] if before else -1
+        q = after[0] if after else len(release_nb.cells)
+        return (0 if p < r < q else 1, 0 if release_id and nb.cells[i].get("id") == release_id else 1,
+                abs(r - p) + abs(q - r), i)
+
+    return min(cells, key=rank)
 
 
 def renamed_notebook(folder, stage):

@@ -5,7 +5,7 @@
 learner's kernel (sandboxed by `sandbox.SandboxedKernelManager`) except the
 hidden part of each test cell (between ``### BEGIN HIDDEN TESTS`` and
 ``### END HIDDEN TESTS``).  That part runs here, in the grader's process:
-names it uses that the grader does not define (``propagate``, ``train_x_orig``)
+names it uses that the grader does not define (``propagate``, ``m_train``)
 come from the kernel through `firstneuron.bridge`, a channel that carries
 plain data only.  A learner's function becomes a `LearnerFunction` whose calls
 send the arguments to the kernel and bring back the result, printed output,
@@ -37,6 +37,7 @@ from nbgrader.preprocessors import Execute
 from nbgrader.utils import is_grade, is_solution
 from traitlets import Bool, Integer
 
+import checks  # noqa: F401  (the grader's own, from autograder/, loaded before any submission's file exists)
 import sandbox
 from firstneuron import bridge
 

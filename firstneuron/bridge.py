@@ -11,9 +11,14 @@ them with `decode`, which accept plain data only:
 - numpy scalars and ndarrays of booleans or numbers (dtype and shape kept);
 - lists, tuples and dicts of these (dict keys: str, int, float or bool).
 
-Nothing else crosses: no pickle, no object with methods.  A value of any
-other type is sent as an *opaque* description (its type's name), which the
-grader can only describe, never use.
+A subclass of one of these travels as its base type, as correct code meant
+it: an OrderedDict as a dict, a namedtuple as a tuple, an ``np.matrix`` as a
+2-D ndarray (what ``np.asarray`` gives), a ``np.longdouble`` as float64 (a
+complex long double as complex128).  Nothing else crosses: no pickle, no
+object with methods.  A value of any other type is sent as an *opaque*
+description (its type's name), which the grader can only describe, never use:
+`decode` makes plain types only, chosen by the form of the data, and never
+lets the kernel's word for a type pass for a plain type's name.
 
 This module is learner-facing (it runs in the learner's kernel) and holds no
 solution and no check: whatever a kernel answers is treated by the grader as
@@ -41,7 +46,7 @@ MAX_DEPTH = 20
 #: Elements of one ndarray, at most.
 MAX_ELEMENTS = 50_000_000
 _DTYPE = re.compile(r"^[<>|=]?(b1|[iu][1248]|f[248]|c(8|16))$")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,99}$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_. -]{0,99}$")
 
 
 class BridgeError(ValueError):
@@ -65,34 +70,64 @@ def encode(value, depth=0):
     """
     if depth > MAX_DEPTH:
         return {"opaque": "deeply nested value"}
-    if value is None or isinstance(value, (bool, str)):
+    if value is None or isinstance(value, bool):
         return value
-    if type(value) is int:
-        return value if abs(value) < 2**63 else {"opaque": "int"}
-    if type(value) is float:
+    if isinstance(value, str):  # a subclass travels as its base type (np.str_ too)
+        return str.__str__(value)
+    if isinstance(value, (np.ndarray, np.generic)):
+        return _encode_array(value)
+    if isinstance(value, int):
+        value = int.__index__(value)
+        return value if abs(value) < 2**63 else {"opaque": "integer of more than 63 bits"}
+    if isinstance(value, float):
+        value = float.__float__(value)
         return value if math.isfinite(value) else {"float": repr(value)}
-    if type(value) is complex:
+    if isinstance(value, complex):
+        value = complex.__complex__(value)
         return {"complex": [encode(value.real), encode(value.imag)]}
-    if isinstance(value, (np.ndarray, np.generic)) and type(value) in (np.ndarray,) + _SCALAR_TYPES:
-        array = np.asarray(value)
-        if not _DTYPE.match(array.dtype.str):
-            return {"opaque": f"array of dtype {array.dtype}"}
-        return {"ndarray": base64.b64encode(np.ascontiguousarray(array).tobytes()).decode("ascii"),
-                "dtype": array.dtype.str, "shape": list(array.shape), "scalar": isinstance(value, np.generic)}
-    if type(value) in (list, tuple):
-        return {type(value).__name__: [encode(item, depth + 1) for item in value]}
-    if type(value) is dict:
+    if isinstance(value, (list, tuple)):  # a namedtuple as a tuple, a list subclass as a list
+        kind, items = ("list", list.__iter__(value)) if isinstance(value, list) else ("tuple", tuple.__iter__(value))
+        return {kind: [encode(item, depth + 1) for item in items]}
+    if isinstance(value, dict):  # an OrderedDict, a defaultdict ... as a dict
         items = []
-        for key, item in value.items():
-            if type(key) not in (str, int, float, bool):
+        for key, item in dict.items(value):
+            key = _plain_key(key)
+            if key is None:
                 return {"opaque": "dict with keys that are not strings or numbers"}
-            items.append([encode(key), encode(item, depth + 1)])
+            items.append([key, encode(item, depth + 1)])
         return {"dict": items}
     return {"opaque": _type_name(value)}
 
 
-_SCALAR_TYPES = tuple(np.dtype(code).type for code in ("?", "b", "h", "i", "l", "q", "B", "H", "I", "L", "Q",
-                                                        "e", "f", "d", "F", "D"))
+#: Numpy types wider than the bridge carries, and the plain type they travel as.
+_WIDE = {"g": np.float64, "G": np.complex128}
+
+
+def _encode_array(value):
+    """An ndarray or numpy scalar (a subclass travels as its base: np.matrix as a 2-D ndarray)."""
+    scalar = isinstance(value, np.generic)
+    array = np.asarray(value)  # subok=False: a base-class ndarray
+    if array.dtype.char in _WIDE:
+        array = array.astype(_WIDE[array.dtype.char])
+    if not _DTYPE.match(array.dtype.str):
+        return {"opaque": f"array of dtype {array.dtype.name}"}
+    return {"ndarray": base64.b64encode(np.ascontiguousarray(array).tobytes()).decode("ascii"),
+            "dtype": array.dtype.str, "shape": list(array.shape), "scalar": scalar}
+
+
+def _plain_key(key):
+    """A dict key as a plain str, bool, int or float (a subclass as its base), or None for any other key."""
+    if isinstance(key, (bool, np.bool_)):
+        return bool(key)
+    if isinstance(key, str):
+        return str.__str__(key)
+    if isinstance(key, (int, np.integer)):
+        key = int(key)
+        return key if abs(key) < 2**63 else None
+    if isinstance(key, (float, np.floating)):
+        key = float(key)
+        return key if math.isfinite(key) else None
+    return None
 
 
 def _type_name(value):
@@ -108,9 +143,22 @@ class Opaque:
 
 
 def opaque(type_name):
-    """An `Opaque` whose class is named `type_name`, so that messages describe it as that type."""
+    """An `Opaque` whose class is named after `type_name`, so that messages describe it as that type.
+
+    The name is the kernel's word, only ever used as text: no class is looked up by it.  A name
+    that a plain type carries (``dict``, ``tuple``, ``float64`` ...) is marked as not plain data,
+    so that a message never calls an unreadable value a dict.
+    """
     name = type_name if isinstance(type_name, str) and _NAME.match(type_name) else "object"
-    return type(name.rsplit(".", 1)[-1], (Opaque,), {})()
+    name = name.rsplit(".", 1)[-1]
+    if name in _PLAIN_NAMES:
+        name = f"{name}-like object that is not plain data"
+    return type(name, (Opaque,), {})()
+
+
+#: Names of the types `decode` makes, which an `Opaque` never takes.
+_PLAIN_NAMES = frozenset({"NoneType", "bool", "int", "float", "complex", "str", "list", "tuple", "dict",
+                          "ndarray", "generic", "number"} | {np.dtype(c).type.__name__ for c in "?bhilqBHILQefdFD"})
 
 
 def decode(data, depth=0):

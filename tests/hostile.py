@@ -34,6 +34,21 @@ PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/
 PNG_WIDTH = f"1 onload={PWN_BARE} onerror={PWN_BARE}"
 RASTER = re.compile(r"\s*data:image/(png|jpeg|gif);base64,", re.I)
 
+#: A learner's own helper module (handed in as report.py): a right propagate, written differently.
+HELPER = '''import numpy as np
+
+
+def propagate(w, b, X, Y):
+    m = X.shape[1]
+    A = 1.0 / (1.0 + np.exp(-(w @ X + b)))
+    cost = float(-np.sum(Y * np.log(A) + (1 - Y) * np.log(1 - A)) / m)
+    error = A - Y
+    return {"dw": error @ X.T / m, "db": float(error.sum() / m)}, cost
+'''
+
+#: What a forger hands in under the grader's module names: checks that pass anything, a reference that agrees.
+PASS_EVERYTHING = "def __getattr__(name):\n    return lambda *args, **kwargs: None\n"
+
 
 @dataclass
 class Case:
@@ -48,6 +63,8 @@ class Case:
     slow: bool = False
     markdown: str = ""         # a markdown cell added after the exercise (with `attachments`)
     attachments: dict = field(default_factory=dict)
+    files: tuple = ()          # (name, text) of files handed in beside the notebook
+    deserved: float = None     # the honest score when it is not the base's (a helper module's code counts)
 
 
 CASES = [
@@ -288,6 +305,30 @@ CASES = [
     Case("exit_leaving_scratch", "fills its folder with 50 MB, then its kernel exits mid-notebook",
          "with open('left.bin', 'wb') as f:\n    for _ in range(50):\n        f.write(b'1' * 2**20)\n"
          "import os\nos._exit(1)", base="correct", exact=True),
+    # --- fair: unusual correct code travels as plain data; files and cells as the learner meant ---
+    Case("ordered_dict_grads", "correct propagate whose grads is an OrderedDict",
+         "from collections import OrderedDict\n_right = propagate\ndef propagate(w, b, X, Y):\n"
+         "    grads, cost = _right(w, b, X, Y)\n    return OrderedDict([('dw', grads['dw']), ('db', grads['db'])]), cost",
+         base="correct", exact=True),
+    Case("namedtuple_result", "correct propagate that returns a namedtuple (grads, cost)",
+         "from collections import namedtuple\nPropagation = namedtuple('Propagation', ['grads', 'cost'])\n"
+         "_right = propagate\ndef propagate(w, b, X, Y):\n    return Propagation(*_right(w, b, X, Y))",
+         base="correct", exact=True),
+    Case("matrix_dw", "correct propagate whose dw is an np.matrix (np.asmatrix)",
+         "_right = propagate\ndef propagate(w, b, X, Y):\n    grads, cost = _right(w, b, X, Y)\n"
+         "    grads['dw'] = np.asmatrix(grads['dw'])\n    return grads, cost", base="correct", exact=True),
+    Case("longdouble_cost", "correct propagate whose cost is an np.longdouble",
+         "_right = propagate\ndef propagate(w, b, X, Y):\n    grads, cost = _right(w, b, X, Y)\n"
+         "    return grads, np.longdouble(cost)", base="correct", exact=True),
+    Case("report_py_helper", "a wrong propagate in the notebook, replaced by a right one from the learner's report.py",
+         "from report import propagate", files=(("report.py", HELPER),), exact=True, deserved=6.0),
+    Case("instructor_names_handed_in", "hands in checks.py, checks/, reference.py and grading.py that pass everything",
+         files=tuple((name, PASS_EVERYTHING) for name in ("checks.py", "checks/__init__.py", "reference.py",
+                                                           "grading.py", "trusted.py")), exact=True),
+    Case("deleted_cost_tests", "correct code, the propagate_cost_tests cell deleted", notebook="deleted_test_cell",
+         base="correct", exact=True),
+    Case("pasted_cost_tests", "correct code, a copy of the propagate_cost_tests cell pasted near the top",
+         notebook="pasted_test_cell", base="correct", exact=True),
 ]
 
 

@@ -111,7 +111,20 @@ def test_messages_do_not_show_reference_values():
 def test_dataset_sizes_must_be_integers():
     train_x_orig, _, test_x_orig, _, _ = load_dataset("faces")
     with pytest.raises(AssertionError, match="expected an integer, found a float"):
-        checks.check_dataset_sizes(160.0, 40, 25, train_x_orig, test_x_orig)
+        checks.check_dataset_sizes(float(len(train_x_orig)), len(test_x_orig), train_x_orig.shape[1], None)
+
+
+def test_dataset_sizes_are_judged_against_the_graders_own_data():
+    train_x_orig, _, test_x_orig, _, _ = load_dataset("faces")
+    right = (len(train_x_orig), len(test_x_orig), train_x_orig.shape[1])
+    checks.check_dataset_sizes(*right, None)
+    # Sizes that fit arrays a kernel could swap in (one image each) are not what the course loads.
+    with pytest.raises(AssertionError, match="m_train: not the number of training images"):
+        checks.check_dataset_sizes(1, 1, train_x_orig.shape[1], None)
+    # CelebA: 100 images of 64x64x3, 80 for training, whatever folder the notebook names.
+    checks.check_dataset_sizes(80, 20, 64, "/nowhere/celeba")
+    with pytest.raises(AssertionError, match="m_train: not the number of training images"):
+        checks.check_dataset_sizes(*right, "/nowhere/celeba")
 
 
 def test_a_function_that_changes_its_input_fails():

@@ -65,10 +65,22 @@ def submissions():
     plan["shadow"] = {"01-sigmoid": (("sigmoid_sign_error",), False, {"sigmoid_tests"})}
     # A learner whose code writes a fake checks.py at run time: the real checks are already loaded.
     plan["forger"] = {"01-sigmoid": (("writes_fake_checks",), False, {"dataset_sizes_tests"})}
+    # Wrong sizes read from 1-image arrays swapped in around the test cell: the truth is the grader's data.
+    plan["swapper"] = {"01-sigmoid": ((), False, {"dataset_sizes_tests"})}
     return plan
 
 
 FAKE_CHECKS = "def __getattr__(name):\n    return lambda *args, **kwargs: None\n"
+SWAP_IN = "_kept = train_x_orig, test_x_orig\ntrain_x_orig, test_x_orig = train_x_orig[:1], test_x_orig[:1]\n"
+SWAP_BACK = "train_x_orig, test_x_orig = _kept\n"
+
+
+def swap_data_around_sizes(nb):
+    """`nb` with 1-image arrays as train_x_orig / test_x_orig from the sizes exercise to its test cell's end."""
+    index = {c.metadata.get("nbgrader", {}).get("grade_id"): i for i, c in enumerate(nb.cells)}
+    nb.cells[index["dataset_sizes"]].source = SWAP_IN + nb.cells[index["dataset_sizes"]].source
+    nb.cells.insert(index["dataset_sizes_tests"] + 1, nbformat.v4.new_code_cell(SWAP_BACK))
+    return nb
 
 
 PLAN = submissions()
@@ -83,6 +95,8 @@ def graded(tmp_path_factory):
     for student, stages in PLAN.items():
         for stage, (variants, blank, _) in stages.items():
             nb = catalogue.build_submission(stage, variants, blank, release)
+            if student == "swapper":
+                swap_data_around_sizes(nb)
             if student == "deleter":
                 nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "sigmoid_tests"]
             path = catalogue.submit(workspace, student, stage, nb)
@@ -262,9 +276,12 @@ def test_diagnoses_travel_as_data(graded, stage):
             f"expected {cell}'s hint {diagnosis['hint']!r} to be what its feedback line says, found {outcome.messages[cell]!r}"
 
 
-def test_instructor_module_names_handed_in_never_reach_grading(graded):
-    workspace, _, _ = graded
+def test_instructor_module_names_handed_in_reach_the_kernel_only(graded):
+    """The learner's checks.py, checks/ and reference.py go to the learner's kernel; the grader keeps its own."""
+    workspace, outcomes, _ = graded
     autograded = workspace / "autograded" / "shadow" / "01-sigmoid"
-    assert autograded.is_dir(), f"expected the shadow student's graded folder {autograded}"
     found = sorted(p.name for p in autograded.iterdir() if p.name in ("checks.py", "checks", "reference.py"))
-    assert not found, f"expected no checks.py, checks/ or reference.py copied to {autograded}, found {found}"
+    assert found == ["checks", "checks.py", "reference.py"], \
+        f"expected the learner's checks.py, checks/ and reference.py beside the graded notebook, found {found}"
+    failed = set(outcomes[("shadow", "01-sigmoid")].failed_cells)
+    assert failed == {"sigmoid_tests"}, f"expected the wrong sigmoid still caught by the grader's checks, found {failed}"

@@ -123,6 +123,16 @@ def hostile_submission(case, workspace, release, port, values=None):
     if case.notebook == "duplicate":
         test = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "propagate_cost_tests")
         nb.cells.append(nbformat.from_dict(dict(test)))
+    cost_tests = [i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "propagate_cost_tests"]
+    if case.notebook == "deleted_test_cell":
+        del nb.cells[cost_tests[0]]
+    if case.notebook == "pasted_test_cell":  # as Jupyter pastes it: a copy with an id of its own
+        pasted = nbformat.from_dict(dict(nb.cells[cost_tests[0]]))
+        pasted["id"] = "pasted-copy"
+        nb.cells.insert(2, pasted)
+    for name, text in case.files:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
     if case.notebook == "renamed":
         target = folder / f"{STAGE} (1).ipynb"
     if case.notebook == "symlink":
@@ -249,7 +259,7 @@ def test_the_catalogue_covers_forty_cases():
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_no_unearned_credit(graded, case):
     outcome = graded["outcomes"][case.id]
-    honest = HONEST[case.base]
+    honest = deserved(case)
     if case.notebook == "corrupt":
         assert not outcome.graded and f"{case.id}/{STAGE}/{STAGE}.ipynb" in outcome.reason, \
             f"expected the corrupt notebook reported with its file, found {outcome}"
@@ -261,6 +271,17 @@ def test_no_unearned_credit(graded, case):
     else:
         assert outcome.score <= honest, \
             f"expected {case.id} ({case.what}) to earn at most {honest}/6, found {outcome.score}/{outcome.max_score}"
+
+
+def deserved(case):
+    """The score an honest learner with the same functions gets for `case`."""
+    return HONEST[case.base] if case.deserved is None else case.deserved
+
+
+def test_a_pasted_copy_of_a_test_cell_is_flagged_for_review(graded):
+    outcome = graded["outcomes"]["pasted_cost_tests"]
+    assert "copy of a graded cell" in outcome.manual_review and "propagate_cost_tests" in outcome.manual_review, \
+        f"expected a manual-review note naming the pasted propagate_cost_tests, found {outcome.manual_review!r}"
 
 
 def test_the_renamed_notebook_is_flagged_for_review(graded):
@@ -428,7 +449,7 @@ def test_time_is_bounded(graded):
     print("| case | honest | obtained |")
     for case in CASES:
         o = graded["outcomes"][case.id]
-        print(f"| {case.id} | {HONEST[case.base]:g} | {o.score:g} |" if o.graded else f"| {case.id} | - | not graded |")
+        print(f"| {case.id} | {deserved(case):g} | {o.score:g} |" if o.graded else f"| {case.id} | - | not graded |")
 
 
 # --- The same catalogue graded by an ordinary user (the usual case for an instructor) -----------------------
@@ -533,8 +554,8 @@ def test_as_an_ordinary_user_no_unearned_credit_and_controls_as_alone(graded_non
         if case.id not in NONROOT_CASES:
             continue
         o = outcomes[case.id]
-        rows.append(f"| {case.id} | {HONEST[case.base]:g} | {o['score']:g} |" if o["graded"] else
-                    f"| {case.id} | {HONEST[case.base]:g} | not graded: {o['reason']} |")
+        rows.append(f"| {case.id} | {deserved(case):g} | {o['score']:g} |" if o["graded"] else
+                    f"| {case.id} | {deserved(case):g} | not graded: {o['reason']} |")
     print(f"\nas {NONROOT_USER}: {len(outcomes)} submissions in {graded_nonroot['seconds']:.0f} s")
     print("| case | honest | obtained |\n" + "\n".join(rows))
     for case in CASES:
@@ -542,7 +563,7 @@ def test_as_an_ordinary_user_no_unearned_credit_and_controls_as_alone(graded_non
             continue
         o = outcomes[case.id]
         assert o["graded"], f"expected {case.id} graded as an ordinary user, found: {o['reason']}"
-        honest = HONEST[case.base]
+        honest = deserved(case)
         if case.exact:
             assert o["score"] == honest, f"expected {case.id} to keep exactly {honest}/6, found {o['score']}"
         else:

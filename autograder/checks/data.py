@@ -1,26 +1,64 @@
 """Checks of stage 1's data exercises: the sizes of the data set and `flatten_and_standardize`."""
+import functools
+
 import numpy as np
 
 import reference
+from firstneuron.data import COURSE_CELEBA_IMAGES, load_course_data
+from firstneuron.data.celeba import CELEBA_SIZE, celeba_train_size
 from firstneuron.testing import assert_array, assert_integer
 
 from .core import Mistake, call_without_mutation, check_origin, close, diagnose, fail, new_seed, require
 
 
-def check_dataset_sizes(m_train, m_test, num_px, train_x_orig, test_x_orig):
-    """`m_train`, `m_test` and `num_px` describe the loaded images.
+@functools.lru_cache(maxsize=1)
+def _builtin_shapes():
+    train_x_orig, _, test_x_orig, _, _ = load_course_data(None)
+    return train_x_orig.shape, test_x_orig.shape
+
+
+def course_data_shapes(celeba):
+    """The shapes of ``train_x_orig`` and ``test_x_orig`` that ``load_course_data(celeba)`` gives.
+
+    Computed in the grader from its own data, never from arrays the learner's kernel
+    holds: with ``celeba`` None the built-in data set is loaded here; otherwise the
+    CelebA rule applies (`COURSE_CELEBA_IMAGES` images of 64x64x3, split by
+    `celeba_train_size`), without reading any folder (the path names the learner's copy).
+
+    Parameters
+    ----------
+    celeba : None or str
+        The notebook's ``CELEBA`` switch.
+
+    Returns
+    -------
+    train_shape, test_shape : tuple of int
+        ``(m, num_px, num_px, channels)`` of the training and the test images.
+    """
+    if celeba is None:
+        return _builtin_shapes()
+    n, m_train = COURSE_CELEBA_IMAGES, celeba_train_size(COURSE_CELEBA_IMAGES)
+    return (m_train, CELEBA_SIZE, CELEBA_SIZE, 3), (n - m_train, CELEBA_SIZE, CELEBA_SIZE, 3)
+
+
+def check_dataset_sizes(m_train, m_test, num_px, celeba=None):
+    """`m_train`, `m_test` and `num_px` describe the images ``load_course_data(celeba)`` loads.
+
+    The expected sizes come from the grader's own copy of the data (`course_data_shapes`),
+    not from the learner's arrays: what the kernel holds is never ground truth.
 
     Parameters
     ----------
     m_train, m_test, num_px : int
         The learner's answers.
-    train_x_orig : ndarray of shape (m_train, num_px, num_px, channels)
-    test_x_orig : ndarray of shape (m_test, num_px, num_px, channels)
+    celeba : None or str, default=None
+        The notebook's ``CELEBA`` switch (None: the built-in data set).
     """
     for name, value in (("m_train", m_train), ("m_test", m_test), ("num_px", num_px)):
         assert_integer(name, value)
     seed = None  # nothing random here
-    swapped = m_train == test_x_orig.shape[0] and m_test == train_x_orig.shape[0]
+    train_shape, test_shape = course_data_shapes(celeba)
+    swapped = m_train == test_shape[0] and m_test == train_shape[0]
     if swapped and m_train != m_test:
         fail("m_train, m_test", "m_train is the number of test images and m_test that of training images",
              seed, Mistake("sizes_swapped", "m_train and m_test are swapped: m_train counts the training "
@@ -28,15 +66,15 @@ def check_dataset_sizes(m_train, m_test, num_px, train_x_orig, test_x_orig):
     axis_mistake = Mistake("size_from_wrong_axis", "a size was read from the wrong entry of the shape: "
                            "images have shape (m, num_px, num_px, channels), so m is shape[0] and num_px "
                            "shape[1].", None)
-    if m_train != train_x_orig.shape[0]:
+    if m_train != train_shape[0]:
         fail("m_train", "not the number of training images", seed,
-             axis_mistake if m_train in train_x_orig.shape[1:] else None,
+             axis_mistake if m_train in train_shape[1:] else None,
              advice="It is the first entry of train_x_orig.shape.")
-    if m_test != test_x_orig.shape[0]:
+    if m_test != test_shape[0]:
         fail("m_test", "not the number of test images", seed, advice="It is the first entry of test_x_orig.shape.")
-    if num_px != train_x_orig.shape[1]:
+    if num_px != train_shape[1]:
         fail("num_px", "not the height (= width) of an image in pixels", seed,
-             axis_mistake if num_px in (train_x_orig.shape[0], train_x_orig.shape[3]) else None,
+             axis_mistake if num_px in (train_shape[0], train_shape[3]) else None,
              advice="It is the second entry of train_x_orig.shape.")
 
 

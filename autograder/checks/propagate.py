@@ -158,8 +158,10 @@ def _propagate_result(propagate, name, seed, w, b, X, Y):
                                    case=f"for w of shape (1, {n_x}), X of shape ({n_x}, {m}), Y of shape (1, {m})")
     if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], dict)):
         swapped = isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict)
+        pair = isinstance(result, tuple) and len(result) == 2
         fail(name, f"expected (grads, cost) with grads a dict, found {describe(result)}"
-             + (" whose second part is the dict" if swapped else ""), seed, wrong_order("grads, cost") if swapped else None)
+             + (" whose second part is the dict" if swapped else f" whose first part is {describe(result[0])}"
+                if pair else ""), seed, wrong_order("grads, cost") if swapped else None)
     grads, cost = result
     missing = [k for k in ("dw", "db") if k not in grads]
     if missing:

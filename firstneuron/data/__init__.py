@@ -70,7 +70,11 @@ __all__ = [
 ]
 
 
-def load_course_data(celeba=None, n=100):
+#: How many CelebA images `load_course_data` loads by default.
+COURSE_CELEBA_IMAGES = 100
+
+
+def load_course_data(celeba=None, n=COURSE_CELEBA_IMAGES):
     """The data every notebook of the course starts from.
 
     Parameters

@@ -277,6 +277,21 @@ def _read_face(path):
     return np.asarray(small, dtype=np.uint8)
 
 
+def celeba_train_size(n):
+    """How many of ``n`` CelebA images `load_celeba` puts in the training set: ``int(0.8 * n)``.
+
+    Parameters
+    ----------
+    n : int
+        Number of images loaded.
+
+    Returns
+    -------
+    int
+    """
+    return int(0.8 * n)
+
+
 def load_celeba(images_dir, attributes_file, n=100):
     """Load the first ``n`` CelebA images as a male / female data set.
 
@@ -337,7 +352,7 @@ def load_celeba(images_dir, attributes_file, n=100):
     for i, p in enumerate(files):
         images[i] = _read_face(p)
     labels = np.array([int(female[p.name]) for p in files], dtype=np.int64)
-    m_train = int(0.8 * n)
+    m_train = celeba_train_size(n)
     return (
         images[:m_train],
         labels[:m_train].reshape(1, -1),

@@ -1,0 +1,157 @@
+"""Fair to unusual correct code: what crosses the bridge, and which copy of a cell is graded.
+
+Unit tests without a kernel: `firstneuron.bridge` carries subclasses of the
+plain types as their base type and never lets the kernel's word for a type pass
+for a plain type's name; `grading.mend_cells` puts a deleted test cell back at
+its place in the release and grades the cell at the release's place, never a
+pasted copy.  The graded versions of these cases are in tests/hostile.py.
+"""
+import copy
+import json
+import warnings
+from collections import OrderedDict, defaultdict, namedtuple
+
+import nbformat
+import numpy as np
+import pytest
+
+import course
+import grading
+from firstneuron import bridge
+from firstneuron.testing import describe
+
+STAGE = "02-propagate"
+Pair = namedtuple("Pair", ["grads", "cost"])
+
+
+class Floaty(float):
+    pass
+
+
+class Listy(list):
+    pass
+
+
+def round_trip(value):
+    return bridge.loads(bridge.dumps(value))
+
+
+@pytest.mark.parametrize("value, kind, plain", [
+    (OrderedDict([("dw", 1.0), ("db", 2.0)]), dict, {"dw": 1.0, "db": 2.0}),
+    (defaultdict(int, {"a": 1}), dict, {"a": 1}),
+    (Pair({"db": 0.5}, 0.25), tuple, ({"db": 0.5}, 0.25)),
+    (Listy([1, 2]), list, [1, 2]),
+    (Floaty(0.5), float, 0.5),
+])
+def test_a_subclass_of_a_plain_type_travels_as_its_base_type(value, kind, plain):
+    found = round_trip(value)
+    assert type(found) is kind and found == plain, \
+        f"expected {type(value).__name__} to arrive as the {kind.__name__} {plain!r}, found {type(found).__name__} {found!r}"
+
+
+def test_a_matrix_travels_as_a_2d_ndarray():
+    dw = np.asmatrix(np.array([[0.5, -1.5, 2.0]]))
+    found = round_trip(dw)
+    assert type(found) is np.ndarray and found.shape == (1, 3) and np.array_equal(found, np.asarray(dw)), \
+        f"expected a plain ndarray of shape (1, 3) equal to np.asarray(dw), found {type(found).__name__} {found!r}"
+
+
+@pytest.mark.parametrize("value, dtype", [(np.longdouble(0.1), np.float64), (np.clongdouble(1 + 2j), np.complex128),
+                                          (np.array([[0.5, 2.0]], dtype=np.longdouble), np.float64)])
+def test_long_double_travels_as_double(value, dtype):
+    found = round_trip(value)
+    assert np.asarray(found).dtype == dtype and np.allclose(found, value.astype(dtype)), \
+        f"expected {type(value).__name__} {value!r} as {np.dtype(dtype)}, found {np.asarray(found).dtype} {found!r}"
+    assert isinstance(found, np.generic) == isinstance(value, np.generic), \
+        f"expected a scalar to stay a scalar and an array an array, found {type(found).__name__}"
+
+
+def test_numpy_scalars_and_arrays_keep_their_dtype():
+    for value in (np.float64(2.5), np.int32(3), np.bool_(True), np.arange(6, dtype=np.float32).reshape(2, 3)):
+        found = round_trip(value)
+        assert type(found) is type(value) and np.array_equal(found, value), \
+            f"expected {type(value).__name__} {value!r} unchanged, found {type(found).__name__} {found!r}"
+
+
+@pytest.mark.parametrize("name", ["dict", "tuple", "float", "ndarray", "float64", "collections.OrderedDict.dict"])
+def test_an_opaque_value_never_takes_a_plain_types_name(name):
+    found = bridge.decode({"opaque": name})
+    assert isinstance(found, bridge.Opaque), f"expected an Opaque for {name!r}, found {type(found).__name__}"
+    words = describe(found)
+    assert "not plain data" in words, f"expected the description of an opaque {name!r} to say so, found {words!r}"
+
+
+def test_an_opaque_value_keeps_the_name_of_its_own_type():
+    class Grads:
+        pass
+
+    found = round_trip(Grads())
+    assert isinstance(found, bridge.Opaque) and describe(found) == "a Grads", \
+        f"expected an opaque value described as 'a Grads', found {describe(found)!r}"
+
+
+@pytest.mark.parametrize("data", [{"OrderedDict": [["a", 1]]}, {"dict": [["a", 1]], "type": "OrderedDict"},
+                                  {"tuple": [1], "class": "Pair"}])
+def test_decode_chooses_among_plain_types_only(data):
+    with pytest.raises(bridge.BridgeError):
+        bridge.decode(data)
+
+
+# --- which cell is graded -----------------------------------------------------------------------
+
+def release():
+    return course.read_notebook(course.notebook_path(course.RELEASE, STAGE))
+
+
+def graded_positions(nb, grade_id):
+    return [(i, c.get("id")) for i, c in enumerate(nb.cells) if course.cell_grade_id(c) == grade_id]
+
+
+def test_a_deleted_test_cell_is_put_back_at_its_place():
+    original = release()
+    nb = copy.deepcopy(original)
+    nb.cells = [c for c in nb.cells if course.cell_grade_id(c) != "propagate_cost_tests"]
+    note = grading.mend_cells(nb, original)
+    expected = [c.get("id") for c in original.cells]
+    found = [c.get("id") for c in nb.cells]
+    assert found == expected, f"expected the cells in the release's order {expected}, found {found}"
+    assert "put back" in note, f"expected a note saying a cell was put back, found {note!r}"
+
+
+@pytest.mark.parametrize("same_id", [False, True])
+def test_a_pasted_copy_of_a_test_cell_never_takes_its_grade(same_id):
+    original = release()
+    nb = copy.deepcopy(original)
+    at = next(i for i, c in enumerate(nb.cells) if course.cell_grade_id(c) == "propagate_cost_tests")
+    pasted = copy.deepcopy(nb.cells[at])
+    if not same_id:
+        pasted["id"] = "pasted-copy"  # as Jupyter pastes
+    nb.cells.insert(2, pasted)
+    if same_id:  # read as the driver reads it: nbformat leaves the id to the copy above, renames the original
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            nb = nbformat.reads(json.dumps(nb), as_version=4)
+    note = grading.mend_cells(nb, original)
+    found = graded_positions(nb, "propagate_cost_tests")
+    assert [i for i, _ in found] == [at + 1], f"expected only the cell at the release's place ({at + 1}) graded, found {found}"
+    assert "copy of a graded cell" in note and "propagate_cost_tests (cell 3)" in note, \
+        f"expected a note naming the pasted copy (cell 3) for review, found {note!r}"
+
+
+def test_without_cell_ids_the_copy_is_told_by_its_neighbours():
+    original = release()
+    nb = copy.deepcopy(original)
+    at = next(i for i, c in enumerate(nb.cells) if course.cell_grade_id(c) == "propagate_cost_tests")
+    nb.cells.insert(1, copy.deepcopy(nb.cells[at]))
+    nb.cells.append(copy.deepcopy(nb.cells[at + 1]))
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i}"  # ids lost (a notebook rebuilt by another tool)
+    grading.mend_cells(nb, original)
+    found = graded_positions(nb, "propagate_cost_tests")
+    assert found == [(at + 1, f"cell-{at + 1}")], f"expected the copy between its release neighbours graded, found {found}"
+
+
+def test_an_untouched_notebook_is_not_mended():
+    original = release()
+    nb = copy.deepcopy(original)
+    assert grading.mend_cells(nb, original) == "" and nb == original, "expected nothing mended in the release itself"
