@@ -23,6 +23,7 @@ and learner-made HTML or JavaScript is never kept in the notebook.
 import asyncio
 import builtins
 import contextlib
+import functools
 import io
 import json
 import re
@@ -31,6 +32,9 @@ import time
 from queue import Empty
 
 import nbformat
+import zmq
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.blocking import BlockingKernelClient
 from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
@@ -50,7 +54,13 @@ MAX_RESTARTS = 3
 
 TIMED_OUT = "CellTimeoutError"
 KERNEL_DIED = "KernelDied"
-OUTPUT_CUT = "\n[output cut: this cell printed more than {limit} characters]\n"
+TOO_LARGE = "MessageTooLarge"
+OUTPUT_CUT = "\n[output cut: this cell printed more than {limit} characters (TrustedExecute.max_output)]\n"
+NOTEBOOK_CUT = ("\n[output cut: the notebook printed more than {limit} characters in all "
+                "(TrustedExecute.max_notebook_output)]\n")
+ERROR_CUT = " [cut: more than {limit} characters (TrustedExecute.max_error_chars)]"
+#: Characters of an exception's class name kept.
+MAX_ENAME = 100
 
 
 class GradingInterrupted(BaseException):
@@ -81,6 +91,64 @@ def learner_exception(error):
     return exception
 
 
+@functools.lru_cache(maxsize=None)
+def bounded_client(base, limit):
+    """`base` (a kernel client class) whose sockets drop any message over `limit` bytes, and say so.
+
+    libzmq checks a message's declared size against ``ZMQ_MAXMSGSIZE`` before it
+    reads the message, and cuts the connection to a peer that sends a larger
+    one (it does not reconnect).  So the grader never reads, let alone parses,
+    an oversized message; `connection_cut` tells it that one was sent.
+
+    Parameters
+    ----------
+    base : type
+        ``AsyncKernelClient`` (nbclient's) or ``BlockingKernelClient`` (the bridge's).
+    limit : int
+        Bytes of one message (of each of its parts), at most.
+
+    Returns
+    -------
+    cls : type
+        A subclass of `base`.
+    """
+
+    class Bounded(base):
+        max_message_bytes = limit
+
+        def _context_default(self):
+            context = super()._context_default()
+            context.setsockopt(zmq.MAXMSGSIZE, limit)
+            return context
+
+        def start_channels(self, *args, **kwargs):
+            super().start_channels(*args, **kwargs)
+            self._watchers = []
+            for name in ("_shell_channel", "_iopub_channel", "_stdin_channel", "_control_channel"):
+                sock = getattr(getattr(self, name, None), "socket", None)
+                if sock is None:
+                    continue
+                address = f"inproc://firstneuron-monitor-{id(self)}-{name}"
+                sock.monitor(address, zmq.EVENT_DISCONNECTED)
+                watcher = zmq.Context.shadow(sock.context.underlying).socket(zmq.PAIR)
+                watcher.linger = 0
+                watcher.connect(address)
+                self._watchers.append(watcher)
+
+        def connection_cut(self):
+            """True once the kernel's end of a channel was disconnected (an oversized message, or its death)."""
+            return any(watcher.poll(0) for watcher in getattr(self, "_watchers", []))
+
+        def stop_channels(self):
+            for watcher in getattr(self, "_watchers", []):
+                watcher.close()
+            self._watchers = []
+            super().stop_channels()
+
+    Bounded.__name__ = Bounded.__qualname__ = f"Bounded{base.__name__}"
+    return Bounded
+
+
 class KernelBridge:
     """The grader's end of `firstneuron.bridge`: requests to the learner's kernel, answers as plain data.
 
@@ -90,12 +158,16 @@ class KernelBridge:
         The kernel's manager (to interrupt it).
     deadline : float
         ``time.monotonic()`` after which requests stop with `GradingInterrupted`.
+    max_answer_bytes : int
+        Bytes of one message from the kernel, at most: a larger answer is never read
+        (see `bounded_client`) and stops the request with `GradingInterrupted`.
     """
 
-    def __init__(self, km, deadline):
+    def __init__(self, km, deadline, max_answer_bytes=64 * 1024**2):
         self.km = km
         self.deadline = deadline
-        self.kc = km.blocking_client()
+        self.kc = bounded_client(BlockingKernelClient, max_answer_bytes)(parent=km)
+        self.kc.load_connection_info(km.get_connection_info())
         self.kc.start_channels()
 
     def close(self):
@@ -114,8 +186,10 @@ class KernelBridge:
                 raise GradingInterrupted(TIMED_OUT, "time limit")
             if substitutes:
                 self._answer_stdin(substitutes)
+            if self.kc.connection_cut():
+                raise self._cut()
             try:
-                msg = self.kc.get_iopub_msg(timeout=min(left, 0.05 if substitutes else 1.0))
+                msg = self.kc.get_iopub_msg(timeout=min(left, 0.05 if substitutes else 0.5))
             except Empty:
                 if not self.kc.is_alive():
                     raise GradingInterrupted(KERNEL_DIED, "the kernel died") from None
@@ -130,6 +204,13 @@ class KernelBridge:
         if not isinstance(answer, dict):
             raise GradingInterrupted(KERNEL_DIED, "the kernel gave no answer (it may have exited)")
         return answer
+
+    def _cut(self):
+        """The `GradingInterrupted` for a connection the kernel lost: an oversized answer, or its death."""
+        if kernel_alive(self.km):
+            return GradingInterrupted(TOO_LARGE, f"the kernel sent an answer larger than "
+                                                 f"{self.kc.max_message_bytes} bytes (TrustedExecute.max_answer_bytes)")
+        return GradingInterrupted(KERNEL_DIED, "the kernel died")
 
     def _answer_stdin(self, substitutes):
         try:
@@ -168,6 +249,15 @@ class KernelBridge:
         payload = {"op": "call", "name": name, "args": bridge.encode(list(args)),
                    "kwargs": bridge.encode(dict(kwargs)), "substitutes": sorted(substitutes or {})}
         return self.request(payload, substitutes)
+
+
+def kernel_alive(km, wait=1.0):
+    """True when the kernel of `km` is still running `wait` seconds after its connection was cut."""
+    time.sleep(wait)  # a kernel that died closes its sockets before its process is reaped
+    with contextlib.suppress(Exception):  # a manager that cannot tell: the kernel is treated as dead
+        alive = km.is_alive()
+        return bool(asyncio.run(alive) if asyncio.iscoroutine(alive) else alive)
+    return False
 
 
 class LearnerFunction:
@@ -289,7 +379,18 @@ class TrustedExecute(Execute):
     sandbox = Bool(True, help="Run the learner's kernel in a bubblewrap sandbox (see sandbox.py).").tag(config=True)
     submission_timeout = Integer(300, help="Seconds one notebook may run in all, hidden checks included.").tag(
         config=True)
-    max_output = Integer(1_000_000, help="Characters of output kept per cell.").tag(config=True)
+    max_output = Integer(1_000_000, help="Characters of output kept per cell (every kind of output counted; "
+                         "error outputs are always kept, cut to max_error_chars). Default: 1,000,000.").tag(config=True)
+    max_notebook_output = Integer(20_000_000, help="Characters of output kept per notebook; past it, each later cell "
+                                  "keeps only its errors and a line saying so. Default: 20,000,000.").tag(config=True)
+    max_error_chars = Integer(20_000, help="Characters of one error output (its message and traceback) kept, "
+                              "from the kernel or from a hidden check. Default: 20,000.").tag(config=True)
+    max_message_bytes = Integer(64 * 1024**2, help="Bytes of one message the learner's kernel may send while a cell "
+                                "runs (libzmq's MAXMSGSIZE: a larger one is never read). Sending one fails the cell "
+                                "and restarts the kernel. Default: 64 MiB.").tag(config=True)
+    max_answer_bytes = Integer(64 * 1024**2, help="Bytes of one answer of the learner's kernel to a hidden check "
+                               "(firstneuron.bridge; a larger one is never read). Crossing it fails that test cell. "
+                               "Default: 64 MiB.").tag(config=True)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -307,6 +408,7 @@ class TrustedExecute(Execute):
             return cell
         hidden, visible = split_hidden(cell.source) if is_grade(cell) else (None, cell.source)
         self._printed[cell_index] = 0
+        self._cut_cells.discard(cell_index)
         stuck = None  # why the kernel may no longer answer
         try:
             if hidden is not None:
@@ -316,7 +418,7 @@ class TrustedExecute(Execute):
                 if diagnosis:
                     cell.metadata["firstneuron"] = {"diagnosis": diagnosis}
                 if failure is not None:
-                    cell.outputs = [failure]
+                    cell.outputs = [bounded_error(failure, self.max_error_chars)]
                     return cell
             cell.outputs = []
             if visible.strip():
@@ -339,9 +441,17 @@ class TrustedExecute(Execute):
         except DeadKernelError:
             cell.outputs = [error_output(KERNEL_DIED, "the kernel died while this cell ran (the process "
                                          "exited, crashed or ran out of memory)")]
+            if self._cut_off and await self._still_alive():
+                cell.outputs = [self._too_large()]
             await self._restart(cell_index, "the kernel died")
+            stuck = None
+        if self._connection_cut() and await self._still_alive():
+            cell.outputs = [self._too_large()]  # what it showed before is not trusted either
+            await self._restart(cell_index, "the kernel sent an oversized message")
+            stuck = None
         if stuck and not await self._responsive():
             await self._restart(cell_index, stuck)
+        cell.outputs = [bounded_error(o, self.max_error_chars) for o in cell.outputs]
         if is_grade(cell):
             cell.outputs = [_grade_safe(o) for o in cell.outputs]
         return cell
@@ -349,23 +459,38 @@ class TrustedExecute(Execute):
     execute_cell = run_sync(async_execute_cell)
 
     def _hidden(self, source):
-        channel = KernelBridge(self.km, min(self._deadline, time.monotonic() + (self.timeout or 30)))
+        channel = KernelBridge(self.km, min(self._deadline, time.monotonic() + (self.timeout or 30)),
+                               self.max_answer_bytes)
         try:
             return run_hidden(source, channel)
         finally:
             channel.close()
 
     def output(self, outs, msg, display_id, cell_index):
-        """Keep at most `max_output` characters per cell, and only safe MIME types."""
+        """Keep at most `max_output` characters per cell and `max_notebook_output` per notebook, safe MIME types only.
+
+        Every kind of output is counted.  An error output is always kept (it
+        decides a test cell's grade), cut to `max_error_chars`.
+        """
         content = msg.get("content", {})
-        size = len(json.dumps(content)) if msg["msg_type"] != "stream" else len(content.get("text", ""))
+        if msg["msg_type"] == "error":
+            msg = dict(msg, content=bounded_error(dict(content, output_type="error"), self.max_error_chars))
+            return super().output(outs, msg, display_id, cell_index)
+        text = content.get("text") if msg["msg_type"] == "stream" else None
+        size = len(text) if isinstance(text, str) else len(json.dumps(content))
         printed = self._printed.get(cell_index, 0)
         self._printed[cell_index] = printed + size
-        if printed > self.max_output:
-            return None
         if printed + size > self.max_output:
-            outs.append(nbformat.v4.new_output("stream", name="stdout",
-                                               text=OUTPUT_CUT.format(limit=self.max_output)))
+            note = OUTPUT_CUT.format(limit=self.max_output)
+        elif self._printed_total + size > self.max_notebook_output:
+            note = NOTEBOOK_CUT.format(limit=self.max_notebook_output)
+        else:
+            self._printed_total += size
+            note = None
+        if note is not None:
+            if cell_index not in self._cut_cells:  # one line per cell says what was cut
+                self._cut_cells.add(cell_index)
+                outs.append(nbformat.v4.new_output("stream", name="stdout", text=note))
             return None
         out = super().output(outs, msg, display_id, cell_index)
         if out is not None and "data" in out:
@@ -374,6 +499,38 @@ class TrustedExecute(Execute):
         return out
 
     # --- the kernel ---
+
+    async def async_start_new_kernel_client(self):
+        """nbclient's client, whose sockets never deliver a message over `max_message_bytes`."""
+        self.km.client_factory = bounded_client(AsyncKernelClient, self.max_message_bytes)
+        self._cut_off = False
+        return await super().async_start_new_kernel_client()
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
+    async def _async_check_alive(self):
+        """nbclient's check that the kernel lives (each second while a cell runs), which also ends a cut connection."""
+        if self._connection_cut():
+            self._cut_off = True
+            raise DeadKernelError("the kernel's connection was cut")
+        await super()._async_check_alive()
+
+    def _connection_cut(self):
+        if not self._cut_off and self.kc is not None and hasattr(self.kc, "connection_cut"):
+            self._cut_off = self.kc.connection_cut()
+        return self._cut_off
+
+    async def _still_alive(self):
+        """True when the kernel runs on after its connection was cut: it sent an oversized message."""
+        await asyncio.sleep(1)  # a kernel that died closes its sockets before its process is reaped
+        with contextlib.suppress(Exception):  # a manager that cannot tell: the kernel is treated as dead
+            return bool(await self.km.is_alive())
+        return False
+
+    def _too_large(self):
+        return error_output(TOO_LARGE, f"the kernel sent a message larger than {self.max_message_bytes} bytes "
+                                       "(TrustedExecute.max_message_bytes); it was not read, and the kernel was "
+                                       "restarted")
 
     async def _responsive(self):
         """True when the kernel answers a kernel_info request within the grace period."""
@@ -416,11 +573,33 @@ class TrustedExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):
         self._deadline = time.monotonic() + self.submission_timeout
-        self._printed, self._restarts = {}, 0
+        self._printed, self._printed_total, self._cut_cells, self._restarts, self._cut_off = {}, 0, set(), 0, False
         self._cwd = (resources or {}).get("metadata", {}).get("path")
         return super().preprocess(nb, resources, km)
 
 
+
+
+def bounded_error(output, limit):
+    """`output`, or when it is an error output, a copy cut to `limit` characters (name, message, traceback)."""
+    if output.get("output_type") != "error":
+        return output
+    ename, evalue = str(output.get("ename", ""))[:MAX_ENAME], str(output.get("evalue", ""))
+    traceback = output.get("traceback")
+    lines = [str(line) for line in traceback] if isinstance(traceback, list) else [f"{ename}: {evalue}"]
+    if len(evalue) > limit:
+        evalue = evalue[:limit] + ERROR_CUT.format(limit=limit)
+    kept, room = [], limit
+    for line in lines:
+        if len(line) > room:
+            kept.append(line[:room] + ERROR_CUT.format(limit=limit))
+            break
+        kept.append(line)
+        room -= len(line)
+    if isinstance(output, nbformat.NotebookNode) and (ename, evalue, kept) == (
+            output.get("ename"), output.get("evalue"), output.get("traceback")):
+        return output
+    return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=kept)
 
 
 def _grade_safe(output):
