@@ -77,8 +77,8 @@ class LearnerException(Exception):
 
 def learner_exception(error):
     """The exception a check sees for `error` (the kernel's report): a builtin class where it was one."""
-    name, message = str(error.get("type", "Exception")), str(error.get("message", ""))
-    name = name if name.isidentifier() else "LearnerException"
+    name, message = str(error.get("type", "Exception")), str(error.get("message", ""))[:bridge.MAX_MESSAGE]
+    name = name if name.isidentifier() and len(name) <= MAX_ENAME else "LearnerException"
     cls = getattr(builtins, name, None)
     if not (error.get("builtin") and isinstance(cls, type) and issubclass(cls, Exception)):
         cls = type(name, (LearnerException,), {})
@@ -86,8 +86,10 @@ def learner_exception(error):
         exception = cls(message)
     except (TypeError, ValueError):  # builtins with other signatures (UnicodeDecodeError ...)
         exception = type(name, (LearnerException,), {})(message)
-    frames = error.get("frames") or []
-    exception.learner_frames = [tuple(f) for f in frames if isinstance(f, list) and len(f) == 4]
+    frames = error.get("frames") if isinstance(error.get("frames"), list) else []
+    exception.learner_frames = [tuple(str(part)[:bridge.MAX_FRAME_TEXT] if isinstance(part, str) else part
+                                      for part in frame)
+                                for frame in frames[-bridge.MAX_FRAMES:] if isinstance(frame, list) and len(frame) == 4]
     return exception
 
 
@@ -284,13 +286,14 @@ class LearnerFunction:
         answer = self._channel.call(self.__name__, args, kwargs, dict(self._substitutes))
         if "bridge_error" in answer:
             error = answer["bridge_error"]
-            raise TypeError(f"{self.__name__}: its result cannot be graded: {error.get('message', '')}")
+            message = str(error.get("message", "") if isinstance(error, dict) else "")[:bridge.MAX_MESSAGE]
+            raise TypeError(f"{self.__name__}: its result cannot be graded: {message}")
         for index, value in answer.get("changed", []):
             _write_back(args, index, value)
-        sys.stdout.write(str(answer.get("stdout", "")))
-        sys.stderr.write(str(answer.get("stderr", "")))
+        sys.stdout.write(str(answer.get("stdout", ""))[:bridge.MAX_PRINTED])
+        sys.stderr.write(str(answer.get("stderr", ""))[:bridge.MAX_PRINTED])
         if "error" in answer:
-            raise learner_exception(answer["error"])
+            raise learner_exception(answer["error"] if isinstance(answer["error"], dict) else {})
         return bridge.decode(answer.get("result"))
 
 
@@ -391,6 +394,10 @@ class TrustedExecute(Execute):
     max_answer_bytes = Integer(64 * 1024**2, help="Bytes of one answer of the learner's kernel to a hidden check "
                                "(firstneuron.bridge; a larger one is never read). Crossing it fails that test cell. "
                                "Default: 64 MiB.").tag(config=True)
+    max_notebook_bytes = Integer(32 * 1024**2, help="Bytes of a submitted notebook file, checked before it is read: "
+                                 "a larger one is not graded. Default: 32 MiB.").tag(config=True)
+    max_cells = Integer(300, help="Cells of a submitted notebook: one with more is not graded. "
+                        "Default: 300.").tag(config=True)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
