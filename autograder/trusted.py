@@ -26,6 +26,7 @@ import contextlib
 import functools
 import io
 import json
+import os
 import re
 import sys
 import time
@@ -55,6 +56,8 @@ MAX_RESTARTS = 3
 TIMED_OUT = "CellTimeoutError"
 KERNEL_DIED = "KernelDied"
 TOO_LARGE = "MessageTooLarge"
+SCRATCH_FULL = ("the kernel wrote more than {limit} bytes to its scratch folder (TrustedExecute.max_scratch_bytes); "
+                "it was restarted with a fresh one")
 OUTPUT_CUT = "\n[output cut: this cell printed more than {limit} characters (TrustedExecute.max_output)]\n"
 NOTEBOOK_CUT = ("\n[output cut: the notebook printed more than {limit} characters in all "
                 "(TrustedExecute.max_notebook_output)]\n")
@@ -165,9 +168,10 @@ class KernelBridge:
         (see `bounded_client`) and stops the request with `GradingInterrupted`.
     """
 
-    def __init__(self, km, deadline, max_answer_bytes=64 * 1024**2):
+    def __init__(self, km, deadline, max_answer_bytes=64 * 1024**2, max_scratch_bytes=None):
         self.km = km
         self.deadline = deadline
+        self.max_scratch_bytes, self._checked = max_scratch_bytes, time.monotonic()
         self.kc = bounded_client(BlockingKernelClient, max_answer_bytes)(parent=km)
         self.kc.load_connection_info(km.get_connection_info())
         self.kc.start_channels()
@@ -190,6 +194,11 @@ class KernelBridge:
                 self._answer_stdin(substitutes)
             if self.kc.connection_cut():
                 raise self._cut()
+            if self.max_scratch_bytes is not None and time.monotonic() > self._checked + 1:
+                self._checked = time.monotonic()
+                if (scratch_bytes(self.km) or 0) > self.max_scratch_bytes:
+                    self._interrupt()
+                    raise GradingInterrupted(KERNEL_DIED, SCRATCH_FULL.format(limit=self.max_scratch_bytes))
             try:
                 msg = self.kc.get_iopub_msg(timeout=min(left, 0.05 if substitutes else 0.5))
             except Empty:
@@ -251,6 +260,33 @@ class KernelBridge:
         payload = {"op": "call", "name": name, "args": bridge.encode(list(args)),
                    "kwargs": bridge.encode(dict(kwargs)), "substitutes": sorted(substitutes or {})}
         return self.request(payload, substitutes)
+
+
+#: Files and folders of a scratch folder counted at most: more is treated as over its cap.
+MAX_SCRATCH_ENTRIES = 100_000
+
+
+def scratch_bytes(km):
+    """Bytes of disk the files in the scratch folder of `km` use (None without a scratch folder).
+
+    Counting stops past `MAX_SCRATCH_ENTRIES` files and folders, which counts as
+    more than any cap.
+    """
+    scratch = getattr(km, "scratch", None)
+    if scratch is None:
+        return None
+    total, entries, folders = 0, 0, [str(scratch)]
+    while folders:
+        with contextlib.suppress(OSError), os.scandir(folders.pop()) as found:
+            for entry in found:
+                entries += 1
+                if entries > MAX_SCRATCH_ENTRIES:
+                    return sys.maxsize
+                with contextlib.suppress(OSError):
+                    if entry.is_dir(follow_symlinks=False):
+                        folders.append(entry.path)
+                    total += entry.stat(follow_symlinks=False).st_blocks * 512
+    return total
 
 
 def kernel_alive(km, wait=1.0):
@@ -384,8 +420,8 @@ class TrustedExecute(Execute):
         config=True)
     max_output = Integer(1_000_000, help="Characters of output kept per cell (every kind of output counted; "
                          "error outputs are always kept, cut to max_error_chars). Default: 1,000,000.").tag(config=True)
-    max_notebook_output = Integer(20_000_000, help="Characters of output kept per notebook; past it, each later cell "
-                                  "keeps only its errors and a line saying so. Default: 20,000,000.").tag(config=True)
+    max_notebook_output = Integer(5_000_000, help="Characters of output kept per notebook; past it, each later cell "
+                                  "keeps only its errors and a line saying so. Default: 5,000,000.").tag(config=True)
     max_error_chars = Integer(20_000, help="Characters of one error output (its message and traceback) kept, "
                               "from the kernel or from a hidden check. Default: 20,000.").tag(config=True)
     max_message_bytes = Integer(64 * 1024**2, help="Bytes of one message the learner's kernel may send while a cell "
@@ -394,6 +430,9 @@ class TrustedExecute(Execute):
     max_answer_bytes = Integer(64 * 1024**2, help="Bytes of one answer of the learner's kernel to a hidden check "
                                "(firstneuron.bridge; a larger one is never read). Crossing it fails that test cell. "
                                "Default: 64 MiB.").tag(config=True)
+    max_scratch_bytes = Integer(512 * 1024**2, help="Bytes a sandboxed kernel's scratch folder may hold (the "
+                                "submission's copy included), checked each second: past it, the cell fails and the "
+                                "kernel is restarted with a fresh scratch folder. Default: 512 MiB.").tag(config=True)
     max_notebook_bytes = Integer(32 * 1024**2, help="Bytes of a submitted notebook file, checked before it is read: "
                                  "a larger one is not graded. Default: 32 MiB.").tag(config=True)
     max_cells = Integer(300, help="Cells of a submitted notebook: one with more is not graded. "
@@ -448,7 +487,9 @@ class TrustedExecute(Execute):
         except DeadKernelError:
             cell.outputs = [error_output(KERNEL_DIED, "the kernel died while this cell ran (the process "
                                          "exited, crashed or ran out of memory)")]
-            if self._cut_off and await self._still_alive():
+            if self._scratch_full:
+                cell.outputs = [error_output(KERNEL_DIED, SCRATCH_FULL.format(limit=self.max_scratch_bytes))]
+            elif self._cut_off and await self._still_alive():
                 cell.outputs = [self._too_large()]
             await self._restart(cell_index, "the kernel died")
             stuck = None
@@ -467,7 +508,7 @@ class TrustedExecute(Execute):
 
     def _hidden(self, source):
         channel = KernelBridge(self.km, min(self._deadline, time.monotonic() + (self.timeout or 30)),
-                               self.max_answer_bytes)
+                               self.max_answer_bytes, self.max_scratch_bytes)
         try:
             return run_hidden(source, channel)
         finally:
@@ -510,7 +551,7 @@ class TrustedExecute(Execute):
     async def async_start_new_kernel_client(self):
         """nbclient's client, whose sockets never deliver a message over `max_message_bytes`."""
         self.km.client_factory = bounded_client(AsyncKernelClient, self.max_message_bytes)
-        self._cut_off = False
+        self._cut_off = self._scratch_full = False
         return await super().async_start_new_kernel_client()
 
     start_new_kernel_client = run_sync(async_start_new_kernel_client)
@@ -520,6 +561,9 @@ class TrustedExecute(Execute):
         if self._connection_cut():
             self._cut_off = True
             raise DeadKernelError("the kernel's connection was cut")
+        if (scratch_bytes(self.km) or 0) > self.max_scratch_bytes:
+            self._scratch_full = True
+            raise DeadKernelError("the kernel's scratch folder is full")
         await super()._async_check_alive()
 
     def _connection_cut(self):
@@ -580,7 +624,8 @@ class TrustedExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):
         self._deadline = time.monotonic() + self.submission_timeout
-        self._printed, self._printed_total, self._cut_cells, self._restarts, self._cut_off = {}, 0, set(), 0, False
+        self._printed, self._printed_total, self._cut_cells, self._restarts = {}, 0, set(), 0
+        self._cut_off = self._scratch_full = False
         self._cwd = (resources or {}).get("metadata", {}).get("path")
         return super().preprocess(nb, resources, km)
 
