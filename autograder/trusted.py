@@ -463,11 +463,10 @@ class TrustedExecute(Execute):
                 cell.metadata.pop("firstneuron", None)
                 if diagnosis:
                     cell.metadata["firstneuron"] = {"diagnosis": diagnosis}
-                if failure is not None:
-                    cell.outputs = [bounded_error(failure, self.max_error_chars)]
-                    return cell
-            cell.outputs = []
-            if visible.strip():
+                cell.outputs = [failure] if failure is not None else []
+            else:
+                cell.outputs = []
+            if visible.strip() and not cell.outputs:  # after hidden checks that passed
                 original, cell.source = cell.source, visible
                 try:
                     await super().async_execute_cell(cell, cell_index, execution_count, store_history)
@@ -517,13 +516,15 @@ class TrustedExecute(Execute):
     def output(self, outs, msg, display_id, cell_index):
         """Keep at most `max_output` characters per cell and `max_notebook_output` per notebook, safe MIME types only.
 
-        Every kind of output is counted.  An error output is always kept (it
-        decides a test cell's grade), cut to `max_error_chars`.
+        Every kind of output is counted.  A cell's first error output is always
+        kept (it decides a test cell's grade); error outputs are cut to `max_error_chars`.
         """
         content = msg.get("content", {})
+        first_error = False
         if msg["msg_type"] == "error":
-            msg = dict(msg, content=bounded_error(dict(content, output_type="error"), self.max_error_chars))
-            return super().output(outs, msg, display_id, cell_index)
+            content = bounded_error(dict(content, output_type="error"), self.max_error_chars)
+            msg = dict(msg, content=content)
+            first_error = not any(o.get("output_type") == "error" for o in outs)
         text = content.get("text") if msg["msg_type"] == "stream" else None
         size = len(text) if isinstance(text, str) else len(json.dumps(content))
         printed = self._printed.get(cell_index, 0)
@@ -535,7 +536,7 @@ class TrustedExecute(Execute):
         else:
             self._printed_total += size
             note = None
-        if note is not None:
+        if note is not None and not first_error:  # a cell's first error is always kept: it decides the grade
             if cell_index not in self._cut_cells:  # one line per cell says what was cut
                 self._cut_cells.add(cell_index)
                 outs.append(nbformat.v4.new_output("stream", name="stdout", text=note))
