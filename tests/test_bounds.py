@@ -32,42 +32,58 @@ SANDBOX = sandbox.available() is None
 CLASS = {"ada": 5.0, "ben": 0.0, "fay": 5.0}
 SLEEPER = "zed"
 
-#: Runs a three-cell notebook in a sandboxed kernel; the second cell sends one message of SIZE bytes.
-OVERSIZED = """
+#: Runs a notebook of three cells (argv[1]: JSON of the middle cell's source and TrustedExecute's settings)
+#: in a sandboxed kernel (argv[2]: "1") or not; prints its outputs, seconds and this process' peak memory.
+RUN = """
 import json, resource, sys, time
 import nbformat
 import trusted
 from traitlets.config import Config
 
-size, use_sandbox = int(sys.argv[1]), sys.argv[2] == "1"
-send = ("k = get_ipython().kernel\\n"
-        "k.session.send(k.iopub_socket, 'display_data', {'data': {'text/plain': 'x' * %d}, 'metadata': {}}, "
-        "parent=k.get_parent('shell'))\\nprint('sent')" % size)
-nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in ["x = 41", send, "print('after', x + 1)"]])
+middle, settings = json.loads(sys.argv[1])
+nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in ["x = 41", middle, "print('after', x + 1)"]])
 nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
 start = time.monotonic()
-trusted.TrustedExecute(config=Config({"Execute": {"timeout": 120}}), sandbox=use_sandbox).preprocess(
-    nb, {"metadata": {"path": "."}})
+config = Config({"Execute": {"timeout": 120}, "TrustedExecute": settings})
+trusted.TrustedExecute(config=config, sandbox=sys.argv[2] == "1").preprocess(nb, {"metadata": {"path": "."}})
 print(json.dumps({"outputs": [c.outputs for c in nb.cells], "seconds": time.monotonic() - start,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
+SEND = ("k = get_ipython().kernel\n"
+        "k.session.send(k.iopub_socket, 'display_data', {'data': {'text/plain': 'x' * 300_000_000}, 'metadata': {}}, "
+        "parent=k.get_parent('shell'))\nprint('sent')")
+FLOOD = ("for i in range(60):\n    with open(f'fill{i}.bin', 'wb') as f:\n        f.write(b'0' * 60 * 1024**2)\n"
+         "    time.sleep(0.2)")
+
+
+def run_notebook(tmp_path, middle, settings=None, sandboxed=SANDBOX):
+    """Outputs of the three cells, seconds and the grader's peak memory (MB) of one run of `RUN`."""
+    run = subprocess.run([sys.executable, "-c", RUN, json.dumps([middle, settings or {}]), "1" if sandboxed else "0"],
+                         cwd=tmp_path, env=grading_env(), capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, f"expected the notebook to run to its end, found {run.returncode}:\n{run.stderr[-2000:]}"
+    found = json.loads(run.stdout.strip().splitlines()[-1])
+    assert found["outputs"][2] == [{"output_type": "stream", "name": "stdout", "text": "after 42\n"}], \
+        f"expected the last cell to run in a kernel with the earlier cells, found {found['outputs'][2]}"
+    return found["outputs"][1], found["seconds"], found["peak_mb"]
 
 
 def test_a_300_mb_message_costs_its_cell_and_is_never_read(tmp_path):
-    size = 300_000_000
-    run = subprocess.run([sys.executable, "-c", OVERSIZED, str(size), "1" if SANDBOX else "0"], cwd=tmp_path,
-                         env=grading_env(), capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, f"expected the notebook to run to its end, found {run.returncode}:\n{run.stderr[-2000:]}"
-    found = json.loads(run.stdout.strip().splitlines()[-1])
-    print(f"\n300 MB message: {found['seconds']:.1f} s, grader's peak memory {found['peak_mb']:.0f} MB")
-    first, sent, after = found["outputs"]
-    assert [o.get("ename") for o in sent] == [trusted.TOO_LARGE], \
-        f"expected the sending cell to fail with {trusted.TOO_LARGE}, found {sent}"
-    assert "TrustedExecute.max_message_bytes" in sent[0]["evalue"], f"expected the cap named, found {sent[0]}"
-    assert after == [{"output_type": "stream", "name": "stdout", "text": "after 42\n"}], \
-        f"expected the next cell to run in the restarted kernel (earlier cells replayed), found {after}"
-    assert found["peak_mb"] < 600, f"expected the grader's peak memory far below the message, found {found['peak_mb']} MB"
-    assert found["seconds"] < 120, f"expected the notebook done within 120 s, found {found['seconds']:.0f} s"
+    outputs, seconds, peak = run_notebook(tmp_path, SEND)
+    print(f"\n300 MB message: {seconds:.1f} s, grader's peak memory {peak:.0f} MB")
+    assert [o.get("ename") for o in outputs] == [trusted.TOO_LARGE], \
+        f"expected the sending cell to fail with {trusted.TOO_LARGE}, found {outputs}"
+    assert "TrustedExecute.max_message_bytes" in outputs[0]["evalue"], f"expected the cap named, found {outputs[0]}"
+    assert peak < 600, f"expected the grader's peak memory far below the message, found {peak} MB"
+    assert seconds < 120, f"expected the notebook done within 120 s, found {seconds:.0f} s"
+
+
+@pytest.mark.skipif(not SANDBOX, reason="the scratch folder is the sandbox's")
+def test_a_kernel_that_fills_its_scratch_folder_costs_its_cell(tmp_path):
+    cap = 200 * 1024**2
+    outputs, seconds, _ = run_notebook(tmp_path, "import time\n" + FLOOD, {"max_scratch_bytes": cap})
+    print(f"\n60 files of 60 MB: {seconds:.1f} s")
+    assert len(outputs) == 1 and "TrustedExecute.max_scratch_bytes" in outputs[0].get("evalue", ""), \
+        f"expected the writing cell to fail naming max_scratch_bytes, found {outputs}"
 
 
 def test_error_outputs_are_cut_to_their_cap_and_keep_their_class():
