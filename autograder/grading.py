@@ -520,7 +520,7 @@ class WorkerPool:
 
         while self.pending:
             done, _ = concurrent.futures.wait(self.pending, return_when=concurrent.futures.FIRST_COMPLETED)
-            if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
+            if any(not f.cancelled() and isinstance(f.exception(), BrokenProcessPool) for f in done):
                 yield from self._after_break()
                 continue
             for future in done:
@@ -535,7 +535,8 @@ class WorkerPool:
         from concurrent.futures.process import BrokenProcessPool
 
         culprits = self._culprits()
-        broken = [f for f in self.pending if f.done() and isinstance(f.exception(), BrokenProcessPool)]
+        broken = [f for f in self.pending
+                  if f.done() and not f.cancelled() and isinstance(f.exception(), BrokenProcessPool)]
         lost = [self.pending.pop(f) for f in broken]
         if self.replace is not None:
             with contextlib.suppress(Exception):
