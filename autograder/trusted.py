@@ -34,6 +34,7 @@ from queue import Empty
 
 import nbformat
 import zmq
+import zmq.utils.monitor
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.blocking import BlockingKernelClient
 from jupyter_core.utils import run_sync
@@ -50,6 +51,8 @@ HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[ \t]*\n(.*?)^[ \t]*### END H
 SAFE_MIME = ("text/plain", "image/png", "image/jpeg")
 #: Seconds the kernel gets to stop after an interrupt before it is restarted.
 INTERRUPT_GRACE = 3
+#: Seconds a channel to the kernel may stay disconnected before it counts as cut (libzmq reconnects at once).
+RECONNECT_GRACE = 3.0
 #: Restarts of a dead or stuck kernel per submission.
 MAX_RESTARTS = 3
 
@@ -134,18 +137,37 @@ def bounded_client(base, limit):
                 if sock is None:
                     continue
                 address = f"inproc://firstneuron-monitor-{id(self)}-{name}"
-                sock.monitor(address, zmq.EVENT_DISCONNECTED)
+                sock.monitor(address, zmq.EVENT_DISCONNECTED | zmq.EVENT_HANDSHAKE_SUCCEEDED)
                 watcher = zmq.Context.shadow(sock.context.underlying).socket(zmq.PAIR)
                 watcher.linger = 0
                 watcher.connect(address)
-                self._watchers.append(watcher)
+                self._watchers.append([watcher, None])  # the socket, and when it was disconnected
 
-        def connection_cut(self):
-            """True once the kernel's end of a channel was disconnected (an oversized message, or its death)."""
-            return any(watcher.poll(0) for watcher in getattr(self, "_watchers", []))
+        def connection_cut(self, settle=False):
+            """True once a channel to the kernel was cut for good (an oversized message, or its death).
+
+            libzmq reconnects after a timeout or a dropped connection, never after
+            an oversized message: a disconnection counts once `RECONNECT_GRACE`
+            seconds passed without a new handshake.  With `settle`, a recent
+            disconnection is waited out rather than left for later.
+            """
+            now = time.monotonic()
+            pending = 0.0
+            for state in getattr(self, "_watchers", []):
+                while state[0].poll(0):
+                    event = zmq.utils.monitor.recv_monitor_message(state[0])["event"]
+                    state[1] = now if event == zmq.EVENT_DISCONNECTED else None
+                if state[1] is not None:
+                    if now - state[1] > RECONNECT_GRACE:
+                        return True
+                    pending = max(pending, RECONNECT_GRACE - (now - state[1]))
+            if settle and pending:
+                time.sleep(pending + 0.1)
+                return self.connection_cut()
+            return False
 
         def stop_channels(self):
-            for watcher in getattr(self, "_watchers", []):
+            for watcher, _ in getattr(self, "_watchers", []):
                 watcher.close()
             self._watchers = []
             super().stop_channels()
@@ -492,7 +514,7 @@ class TrustedExecute(Execute):
                 cell.outputs = [self._too_large()]
             await self._restart(cell_index, "the kernel died")
             stuck = None
-        if self._connection_cut() and await self._still_alive():
+        if self._connection_cut(settle=True) and await self._still_alive():
             cell.outputs = [self._too_large()]  # what it showed before is not trusted either
             await self._restart(cell_index, "the kernel sent an oversized message")
             stuck = None
@@ -567,9 +589,9 @@ class TrustedExecute(Execute):
             raise DeadKernelError("the kernel's scratch folder is full")
         await super()._async_check_alive()
 
-    def _connection_cut(self):
+    def _connection_cut(self, settle=False):
         if not self._cut_off and self.kc is not None and hasattr(self.kc, "connection_cut"):
-            self._cut_off = self.kc.connection_cut()
+            self._cut_off = self.kc.connection_cut(settle)
         return self._cut_off
 
     async def _still_alive(self):
