@@ -56,6 +56,16 @@ c.Autograde.autograde_preprocessors = [
     TrustedExecute, SanitizeLearnerContent, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
     SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
 ]
+# Caps on what a learner's kernel sends and what a learner hands in (defaults shown;
+# docs/instructor.md section 7 says what crossing each one costs):
+# c.TrustedExecute.max_message_bytes = 64 * 1024**2   # one message of the kernel (never read past it)
+# c.TrustedExecute.max_answer_bytes = 64 * 1024**2    # one answer to a hidden check
+# c.TrustedExecute.max_output = 1_000_000             # characters of output kept per cell
+# c.TrustedExecute.max_notebook_output = 5_000_000    # characters of output kept per notebook
+# c.TrustedExecute.max_error_chars = 20_000           # characters of one error output
+# c.TrustedExecute.max_scratch_bytes = 512 * 1024**2  # a kernel's scratch folder
+# c.TrustedExecute.max_notebook_bytes = 32 * 1024**2  # a submitted notebook file (make grade)
+# c.TrustedExecute.max_cells = 300                    # cells of a submitted notebook (make grade)
 
 # Feedback: hidden tests removed, tracebacks cut to the assertion message, learners'
 # HTML/JavaScript outputs made inert; the page renders formulas offline (MathML, no CDN).

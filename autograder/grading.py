@@ -31,6 +31,7 @@ import hashlib
 import multiprocessing.util
 import os
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -54,6 +55,9 @@ STAGING = ".grading-staging"
 SUBMISSION_TIMEOUT = 300
 #: Bytes of a submission's folder sent to a worker, at most.
 MAX_FOLDER_BYTES = 64 * 1024**2
+#: Deaths of a grader's worker after which a submission is quarantined for manual review.
+QUARANTINE = 2
+QUARANTINED = ".quarantined"
 
 
 class GradingError(Exception):
@@ -176,7 +180,18 @@ def _warm_kernel(settings):
     return km
 
 
-def execute_submission(notebook_json, files, settings):
+def _claim(claim):
+    """Write which submission this worker holds, ``(folder, key)``, to ``folder/PID``; returns the file, or None."""
+    if not claim:
+        return None
+    path = Path(claim[0]) / str(os.getpid())
+    with contextlib.suppress(OSError):
+        path.write_text(str(claim[1]))
+        return path
+    return None
+
+
+def execute_submission(notebook_json, files, settings, claim=None):
     """Run one sanitized submission with `TrustedExecute`; return plain data.
 
     Parameters
@@ -187,6 +202,9 @@ def execute_submission(notebook_json, files, settings):
         The other files of the submission's folder (the course's ``given.py`` among them).
     settings : dict
         ``config`` (traitlets settings as nested dicts), ``sandbox`` (bool).
+    claim : (str, str), optional
+        A folder and the submission's key: while it runs, ``folder/PID`` holds the key, so
+        that the driver knows which submission a worker that died was grading (`WorkerPool`).
 
     Returns
     -------
@@ -197,6 +215,7 @@ def execute_submission(notebook_json, files, settings):
     from jupyter_core.utils import run_sync
 
     start = time.monotonic()
+    claimed = _claim(claim)
     config = Config(settings["config"])
     if settings.get("seed"):  # the hidden checks' seed, for reproducible grading (checks.new_seed)
         os.environ["FIRSTNEURON_SEED"] = str(settings["seed"])
@@ -235,6 +254,8 @@ def execute_submission(notebook_json, files, settings):
             with contextlib.suppress(Exception):
                 run_sync(km.shutdown_kernel)(now=True)
         shutil.rmtree(folder, ignore_errors=True)
+        if claimed is not None:
+            claimed.unlink(missing_ok=True)
 
 
 # --- The driver's side ------------------------------------------------------------------------------
@@ -311,7 +332,10 @@ def notebook_hash(folder):
     """A hash of every notebook in a submission's folder (what decides whether it must be regraded)."""
     digest = hashlib.sha256()
     for path in sorted(Path(folder).glob("*.ipynb")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        digest.update(path.name.encode() + b"\0")
+        with contextlib.suppress(OSError), path.open("rb") as file:  # read by blocks: a notebook may be huge
+            for block in iter(lambda: file.read(1024**2), b""):
+                digest.update(block)
     return digest.hexdigest()
 
 
@@ -434,13 +458,32 @@ def renamed_notebook(folder, stage):
     return notebooks[0] if len(notebooks) == 1 else None
 
 
-def stage_submission(course_dir, stage, student, folder, staging):
+def check_size(folder, max_bytes):
+    """Raise GradingError when a notebook in `folder` is over `max_bytes` (before anything reads it)."""
+    for path in sorted(Path(folder).glob("*.ipynb")):
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise GradingError(f"{path.name} is {size} bytes, more than TrustedExecute.max_notebook_bytes "
+                               f"({max_bytes}); it is not graded")
+
+
+def check_cells(nb, name, max_cells):
+    """Raise GradingError when the notebook `nb` (read from the file `name`) has more than `max_cells` cells."""
+    if len(nb.cells) > max_cells:
+        raise GradingError(f"{name} has {len(nb.cells)} cells, more than TrustedExecute.max_cells ({max_cells}); "
+                           "it is not graded")
+
+
+def stage_submission(course_dir, stage, student, folder, staging, max_bytes=None, max_cells=None):
     """Copy a submission to the driver's staging folder, mended; returns a note for manual review, or ''.
 
     The submitted files are never changed: a renamed notebook is graded
     under the name nbgrader expects, and cells lost by an editor are put back
-    (`mend_cells`), in the copy.  Raises for a notebook that cannot be read.
+    (`mend_cells`), in the copy.  Raises for a notebook that cannot be read,
+    or is over `max_bytes` bytes or `max_cells` cells (GradingError).
     """
+    if max_bytes is not None:
+        check_size(folder, max_bytes)
     target = Path(staging) / student / stage
     if target.exists():
         shutil.rmtree(target)
@@ -453,6 +496,8 @@ def stage_submission(course_dir, stage, student, folder, staging):
         notes.append(f"the notebook was named {renamed.name!r}; graded as {expected.name}")
     if expected.is_file():
         nb = nbformat.read(str(expected), as_version=4)
+        if max_cells is not None:
+            check_cells(nb, (renamed or expected).name, max_cells)
         release = Path(course_dir.format_path(course_dir.release_directory, ".", stage)) / f"{stage}.ipynb"
         if release.is_file():
             note = mend_cells(nb, nbformat.read(str(release), as_version=4))
@@ -540,6 +585,133 @@ def stop_executor(executor, pending, client=None):
             client.close()
 
 
+@dataclass
+class Job:
+    """One submission sent to a worker, kept until its result is in (to send it again if its worker dies)."""
+
+    student: str
+    folder: Path
+    digest: str
+    note: str
+    notebook: str
+    files: dict
+    sent: int = 0  # times sent to a worker
+
+
+class WorkerPool:
+    """The driver's executor; when a local worker dies, only the submission it held is lost.
+
+    A local process pool breaks when one of its workers dies (killed, out of
+    memory): every pending submission then fails with ``BrokenProcessPool``.
+    Each worker writes the submission it holds to ``claims/PID``
+    (`execute_submission`).  After a break, the workers that died by
+    themselves (not terminated by the broken pool, with ``SIGTERM``) name the
+    submissions that killed them; the pool is replaced and every other
+    pending submission is sent again.  Nobody is blamed when that is not
+    certain.
+
+    Parameters
+    ----------
+    executor : concurrent.futures.Executor
+    replace : callable, optional
+        Returns a new executor for a broken one (None: a broken pool is not replaced).
+    claims : path, optional
+        The folder where local workers say what they hold (None: Dask, or an executor of the caller's).
+    """
+
+    #: Times a submission is sent again after breaks it did not cause.
+    MAX_SENDS = 4
+
+    def __init__(self, executor, replace=None, claims=None):
+        self.executor, self.replace, self.claims = executor, replace, claims
+        self.pending = {}
+        if claims is not None:
+            Path(claims).mkdir(parents=True, exist_ok=True)
+
+    def submit(self, job, settings):
+        job.sent += 1
+        claim = (str(self.claims), job.student) if self.claims is not None else None
+        future = self.executor.submit(execute_submission, job.notebook, job.files, settings, claim)
+        self.pending[future] = (job, settings)
+
+    def results(self):
+        """``(job, result)`` as each result comes in; a job lost with a dead worker gets ``{"error", "died"}``."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        while self.pending:
+            done, _ = concurrent.futures.wait(self.pending, return_when=concurrent.futures.FIRST_COMPLETED)
+            if any(not f.cancelled() and isinstance(f.exception(), BrokenProcessPool) for f in done):
+                yield from self._after_break()
+                continue
+            for future in done:
+                job, _ = self.pending.pop(future)
+                try:
+                    result = future.result()
+                except Exception as error:  # a worker lost on a cluster, a result that could not travel
+                    result = {"error": f"the grader's worker failed: {type(error).__name__}: {error}"[:500]}
+                yield job, result
+
+    def _after_break(self):
+        from concurrent.futures.process import BrokenProcessPool
+
+        culprits = self._culprits()
+        broken = [f for f in self.pending
+                  if f.done() and not f.cancelled() and isinstance(f.exception(), BrokenProcessPool)]
+        lost = [self.pending.pop(f) for f in broken]
+        if self.replace is not None:
+            with contextlib.suppress(Exception):
+                self.executor.shutdown(wait=True, cancel_futures=True)
+            self.executor = self.replace()
+        for job, settings in lost:
+            if job.student in culprits:
+                yield job, {"error": "the grader's worker died while grading it (killed, or out of memory)",
+                            "died": True}
+            elif self.replace is None or job.sent >= self.MAX_SENDS:
+                yield job, {"error": "the grader's worker died (not while it graded this submission, as far as "
+                                     "can be told): grade it again"}
+            else:
+                self.submit(job, settings)
+
+    def _culprits(self):
+        """Keys of the submissions held by workers that died by themselves (the pool SIGTERMs the others)."""
+        processes = dict(getattr(self.executor, "_processes", None) or {})
+        found = set()
+        for pid, process in processes.items():
+            process.join(timeout=30)
+            if self.claims is None:
+                continue
+            claim = Path(self.claims) / str(pid)
+            with contextlib.suppress(OSError):
+                if process.exitcode not in (None, 0, -signal.SIGTERM):
+                    found.add(claim.read_text())
+                claim.unlink()  # the pid may come back as a new worker's
+        return found
+
+
+def worker_deaths(course, student, stage, digest, add=False):
+    """Times this version (`digest`) of a submission killed a grader's worker; with `add`, one more, recorded.
+
+    The count is kept in ``autograded/STUDENT/STAGE/.worker-deaths``; from
+    `QUARANTINE` deaths on, ``.quarantined`` there says the submission waits for
+    a person (`grade_class` skips it unless forced).
+    """
+    folder = Path(course) / "autograded" / student / stage
+    record = folder / ".worker-deaths"
+    seen, count = "", 0
+    with contextlib.suppress(OSError, ValueError):
+        seen, count = record.read_text().split()
+        count = int(count)
+    count = count if seen == digest else 0
+    if add:
+        count += 1
+        folder.mkdir(parents=True, exist_ok=True)
+        record.write_text(f"{digest} {count}\n")
+        if count >= QUARANTINE:
+            (folder / QUARANTINED).write_text(f"{digest}\nit killed the grader's worker {count} times: look at it, "
+                                               "then grade it with --force\n")
+    return count
+
+
 def grade_class(course, stage, students=None, force=False, sandbox=True, workers=None, scheduler=None,
                 executor=None, overrides=None, progress=True, warm=True, timings=None, echo=print):
     """Grade every submission of `stage` in the nbgrader course folder `course`.
@@ -591,6 +763,11 @@ def grade_class(course, stage, students=None, force=False, sandbox=True, workers
         if not force and mark.is_file() and mark.read_text().strip() == digest:
             outcomes.append(Outcome(student, stage, True, skipped=True))
             continue
+        if not force and worker_deaths(course, student, stage, digest) >= QUARANTINE:
+            outcomes.append(Outcome(student, stage, False, f"{folder}: quarantined for manual review: it killed "
+                                    f"the grader's worker {QUARANTINE} times (autograded/{student}/{stage}/"
+                                    f"{QUARANTINED}); grade it with --force after a look"))
+            continue
         todo.append((student, folder, digest))
     if not todo:
         _fill_scores(course, outcomes)
@@ -607,6 +784,10 @@ def grade_class(course, stage, students=None, force=False, sandbox=True, workers
     client = None
     if own_executor:
         executor, client = make_executor(workers, scheduler)
+    local = own_executor and client is None  # a local pool of this driver's: replaced when a worker dies
+    pool = WorkerPool(executor, (lambda: make_executor(workers)[0]) if local else None,
+                      course / STAGING / "claims" if local else None)
+    limits = _limits(config)
     from nbgrader.converters.autograde import Autograde
 
     replay = Config(config)
@@ -615,13 +796,13 @@ def grade_class(course, stage, students=None, force=False, sandbox=True, workers
     replay.Autograde.autograde_preprocessors = [ReplayExecute, *steps[1:]]  # the first is Execute
     api = NbGraderAPI(CourseDirectory(config=replay), config=replay)
     bar = _progress(len(todo), progress)
-    futures = {}
     try:
         staging = course / STAGING / "submitted"
         for student, folder, digest in todo:
             path = Path(folder) / f"{stage}.ipynb"
             try:
-                note = stage_submission(course_dir, stage, student, folder, staging)
+                note = stage_submission(course_dir, stage, student, folder, staging, limits.max_notebook_bytes,
+                                        limits.max_cells)
                 staged = staging / student / stage
                 nb = _sanitized(course_dir, config, stage, student, staged / f"{stage}.ipynb")
                 files = _folder_files(course_dir, stage, staged)
@@ -630,12 +811,13 @@ def grade_class(course, stage, students=None, force=False, sandbox=True, workers
                 outcomes.append(Outcome(student, stage, False, f"{path}: {type(error).__name__}: {error}"[:500]))
                 bar.update(1)
                 continue
-            future = executor.submit(execute_submission, nbformat.writes(nb), files, settings)
-            futures[future] = (student, folder, digest, note)
+            pool.submit(Job(student, folder, digest, note, nbformat.writes(nb), files), settings)
         digests = {}
-        for future in concurrent.futures.as_completed(futures):
-            student, folder, digest, note = futures.pop(future)  # its notebook is not kept once recorded
-            outcome = _record(api, stage, student, folder, note, future.result())
+        for job, result in pool.results():  # a job's notebook is not kept once recorded
+            student, folder, digest, note = job.student, job.folder, job.digest, job.note
+            if result.get("died") and worker_deaths(course, student, stage, digest, add=True) >= QUARANTINE:
+                result["error"] += f"; it did so {QUARANTINE} times: quarantined for manual review"
+            outcome = _record(api, stage, student, folder, note, result)
             shutil.rmtree(staging / student / stage, ignore_errors=True)
             outcomes.append(outcome)
             digests[student] = digest
@@ -648,13 +830,23 @@ def grade_class(course, stage, students=None, force=False, sandbox=True, workers
         timings["feedback"] = time.monotonic() - start - timings["grading"]
     finally:
         bar.close()
+        if pool.claims is not None:
+            shutil.rmtree(pool.claims, ignore_errors=True)  # what workers that died held
         _remove_empty_folders(course / STAGING)  # empty once every staged copy was graded
+        executor = pool.executor  # a replacement, when a worker died
         if own_executor:
-            stop_executor(executor, futures, client)
+            stop_executor(executor, pool.pending, client)
     _fill_scores(course, outcomes)
     echo(grading_summary(outcomes))
     echo(f"  grading {timings.get('grading', 0):.0f} s, then feedback {timings.get('feedback', 0):.0f} s")
     return outcomes
+
+
+def _limits(config):
+    """The caps of `trusted.TrustedExecute` as `config` sets them (the driver checks some before a worker runs)."""
+    import trusted
+
+    return trusted.TrustedExecute(config=config)
 
 
 def _remove_empty_folders(root):

@@ -23,14 +23,20 @@ and learner-made HTML or JavaScript is never kept in the notebook.
 import asyncio
 import builtins
 import contextlib
+import functools
 import io
 import json
+import os
 import re
 import sys
 import time
 from queue import Empty
 
 import nbformat
+import zmq
+import zmq.utils.monitor
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.blocking import BlockingKernelClient
 from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
@@ -46,12 +52,22 @@ HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[ \t]*\n(.*?)^[ \t]*### END H
 SAFE_MIME = ("text/plain", "image/png", "image/jpeg")
 #: Seconds the kernel gets to stop after an interrupt before it is restarted.
 INTERRUPT_GRACE = 3
+#: Seconds a channel to the kernel may stay disconnected before it counts as cut (libzmq reconnects at once).
+RECONNECT_GRACE = 3.0
 #: Restarts of a dead or stuck kernel per submission.
 MAX_RESTARTS = 3
 
 TIMED_OUT = "CellTimeoutError"
 KERNEL_DIED = "KernelDied"
-OUTPUT_CUT = "\n[output cut: this cell printed more than {limit} characters]\n"
+TOO_LARGE = "MessageTooLarge"
+SCRATCH_FULL = ("the kernel wrote more than {limit} bytes to its scratch folder (TrustedExecute.max_scratch_bytes); "
+                "it was restarted with a fresh one")
+OUTPUT_CUT = "\n[output cut: this cell printed more than {limit} characters (TrustedExecute.max_output)]\n"
+NOTEBOOK_CUT = ("\n[output cut: the notebook printed more than {limit} characters in all "
+                "(TrustedExecute.max_notebook_output)]\n")
+ERROR_CUT = " [cut: more than {limit} characters (TrustedExecute.max_error_chars)]"
+#: Characters of an exception's class name kept.
+MAX_ENAME = 100
 
 
 class GradingInterrupted(BaseException):
@@ -68,8 +84,8 @@ class LearnerException(Exception):
 
 def learner_exception(error):
     """The exception a check sees for `error` (the kernel's report): a builtin class where it was one."""
-    name, message = str(error.get("type", "Exception")), str(error.get("message", ""))
-    name = name if name.isidentifier() else "LearnerException"
+    name, message = str(error.get("type", "Exception")), str(error.get("message", ""))[:bridge.MAX_MESSAGE]
+    name = name if name.isidentifier() and len(name) <= MAX_ENAME else "LearnerException"
     cls = getattr(builtins, name, None)
     if not (error.get("builtin") and isinstance(cls, type) and issubclass(cls, Exception)):
         cls = type(name, (LearnerException,), {})
@@ -77,9 +93,88 @@ def learner_exception(error):
         exception = cls(message)
     except (TypeError, ValueError):  # builtins with other signatures (UnicodeDecodeError ...)
         exception = type(name, (LearnerException,), {})(message)
-    frames = error.get("frames") or []
-    exception.learner_frames = [tuple(f) for f in frames if isinstance(f, list) and len(f) == 4]
+    frames = error.get("frames") if isinstance(error.get("frames"), list) else []
+    exception.learner_frames = [tuple(str(part)[:bridge.MAX_FRAME_TEXT] if isinstance(part, str) else part
+                                      for part in frame)
+                                for frame in frames[-bridge.MAX_FRAMES:] if isinstance(frame, list) and len(frame) == 4]
     return exception
+
+
+@functools.lru_cache(maxsize=None)
+def bounded_client(base, limit):
+    """`base` (a kernel client class) whose sockets drop any message over `limit` bytes, and say so.
+
+    libzmq checks a message's declared size against ``ZMQ_MAXMSGSIZE`` before it
+    reads the message, and cuts the connection to a peer that sends a larger
+    one (it does not reconnect).  So the grader never reads, let alone parses,
+    an oversized message; `connection_cut` tells it that one was sent.
+
+    Parameters
+    ----------
+    base : type
+        ``AsyncKernelClient`` (nbclient's) or ``BlockingKernelClient`` (the bridge's).
+    limit : int
+        Bytes of one message (of each of its parts), at most.
+
+    Returns
+    -------
+    cls : type
+        A subclass of `base`.
+    """
+
+    class Bounded(base):
+        max_message_bytes = limit
+
+        def _context_default(self):
+            context = super()._context_default()
+            context.setsockopt(zmq.MAXMSGSIZE, limit)
+            return context
+
+        def start_channels(self, *args, **kwargs):
+            super().start_channels(*args, **kwargs)
+            self._watchers = []
+            for name in ("_shell_channel", "_iopub_channel", "_stdin_channel", "_control_channel"):
+                sock = getattr(getattr(self, name, None), "socket", None)
+                if sock is None:
+                    continue
+                address = f"inproc://firstneuron-monitor-{id(self)}-{name}"
+                sock.monitor(address, zmq.EVENT_DISCONNECTED | zmq.EVENT_HANDSHAKE_SUCCEEDED)
+                watcher = zmq.Context.shadow(sock.context.underlying).socket(zmq.PAIR)
+                watcher.linger = 0
+                watcher.connect(address)
+                self._watchers.append([watcher, None])  # the socket, and when it was disconnected
+
+        def connection_cut(self, settle=False):
+            """True once a channel to the kernel was cut for good (an oversized message, or its death).
+
+            libzmq reconnects after a timeout or a dropped connection, never after
+            an oversized message: a disconnection counts once `RECONNECT_GRACE`
+            seconds passed without a new handshake.  With `settle`, a recent
+            disconnection is waited out rather than left for later.
+            """
+            now = time.monotonic()
+            pending = 0.0
+            for state in getattr(self, "_watchers", []):
+                while state[0].poll(0):
+                    event = zmq.utils.monitor.recv_monitor_message(state[0])["event"]
+                    state[1] = now if event == zmq.EVENT_DISCONNECTED else None
+                if state[1] is not None:
+                    if now - state[1] > RECONNECT_GRACE:
+                        return True
+                    pending = max(pending, RECONNECT_GRACE - (now - state[1]))
+            if settle and pending:
+                time.sleep(pending + 0.1)
+                return self.connection_cut()
+            return False
+
+        def stop_channels(self):
+            for watcher, _ in getattr(self, "_watchers", []):
+                watcher.close()
+            self._watchers = []
+            super().stop_channels()
+
+    Bounded.__name__ = Bounded.__qualname__ = f"Bounded{base.__name__}"
+    return Bounded
 
 
 class KernelBridge:
@@ -91,12 +186,17 @@ class KernelBridge:
         The kernel's manager (to interrupt it).
     deadline : float
         ``time.monotonic()`` after which requests stop with `GradingInterrupted`.
+    max_answer_bytes : int
+        Bytes of one message from the kernel, at most: a larger answer is never read
+        (see `bounded_client`) and stops the request with `GradingInterrupted`.
     """
 
-    def __init__(self, km, deadline):
+    def __init__(self, km, deadline, max_answer_bytes=64 * 1024**2, max_scratch_bytes=None):
         self.km = km
         self.deadline = deadline
-        self.kc = km.blocking_client()
+        self.max_scratch_bytes, self._checked = max_scratch_bytes, time.monotonic()
+        self.kc = bounded_client(BlockingKernelClient, max_answer_bytes)(parent=km)
+        self.kc.load_connection_info(km.get_connection_info())
         self.kc.start_channels()
 
     def close(self):
@@ -115,8 +215,15 @@ class KernelBridge:
                 raise GradingInterrupted(TIMED_OUT, "time limit")
             if substitutes:
                 self._answer_stdin(substitutes)
+            if self.kc.connection_cut():
+                raise self._cut()
+            if self.max_scratch_bytes is not None and time.monotonic() > self._checked + 1:
+                self._checked = time.monotonic()
+                if (scratch_bytes(self.km) or 0) > self.max_scratch_bytes:
+                    self._interrupt()
+                    raise GradingInterrupted(KERNEL_DIED, SCRATCH_FULL.format(limit=self.max_scratch_bytes))
             try:
-                msg = self.kc.get_iopub_msg(timeout=min(left, 0.05 if substitutes else 1.0))
+                msg = self.kc.get_iopub_msg(timeout=min(left, 0.05 if substitutes else 0.5))
             except Empty:
                 if not self.kc.is_alive():
                     raise GradingInterrupted(KERNEL_DIED, "the kernel died") from None
@@ -131,6 +238,13 @@ class KernelBridge:
         if not isinstance(answer, dict):
             raise GradingInterrupted(KERNEL_DIED, "the kernel gave no answer (it may have exited)")
         return answer
+
+    def _cut(self):
+        """The `GradingInterrupted` for a connection the kernel lost: an oversized answer, or its death."""
+        if kernel_alive(self.km):
+            return GradingInterrupted(TOO_LARGE, f"the kernel sent an answer larger than "
+                                                 f"{self.kc.max_message_bytes} bytes (TrustedExecute.max_answer_bytes)")
+        return GradingInterrupted(KERNEL_DIED, "the kernel died")
 
     def _answer_stdin(self, substitutes):
         try:
@@ -171,6 +285,42 @@ class KernelBridge:
         return self.request(payload, substitutes)
 
 
+#: Files and folders of a scratch folder counted at most: more is treated as over its cap.
+MAX_SCRATCH_ENTRIES = 100_000
+
+
+def scratch_bytes(km):
+    """Bytes of disk the files in the scratch folder of `km` use (None without a scratch folder).
+
+    Counting stops past `MAX_SCRATCH_ENTRIES` files and folders, which counts as
+    more than any cap.
+    """
+    scratch = getattr(km, "scratch", None)
+    if scratch is None:
+        return None
+    total, entries, folders = 0, 0, [str(scratch)]
+    while folders:
+        with contextlib.suppress(OSError), os.scandir(folders.pop()) as found:
+            for entry in found:
+                entries += 1
+                if entries > MAX_SCRATCH_ENTRIES:
+                    return sys.maxsize
+                with contextlib.suppress(OSError):
+                    if entry.is_dir(follow_symlinks=False):
+                        folders.append(entry.path)
+                    total += entry.stat(follow_symlinks=False).st_blocks * 512
+    return total
+
+
+def kernel_alive(km, wait=1.0):
+    """True when the kernel of `km` is still running `wait` seconds after its connection was cut."""
+    time.sleep(wait)  # a kernel that died closes its sockets before its process is reaped
+    with contextlib.suppress(Exception):  # a manager that cannot tell: the kernel is treated as dead
+        alive = km.is_alive()
+        return bool(asyncio.run(alive) if asyncio.iscoroutine(alive) else alive)
+    return False
+
+
 class LearnerFunction:
     """A learner's function, called in the learner's kernel with plain data (see `KernelBridge`)."""
 
@@ -195,13 +345,14 @@ class LearnerFunction:
         answer = self._channel.call(self.__name__, args, kwargs, dict(self._substitutes))
         if "bridge_error" in answer:
             error = answer["bridge_error"]
-            raise TypeError(f"{self.__name__}: its result cannot be graded: {error.get('message', '')}")
+            message = str(error.get("message", "") if isinstance(error, dict) else "")[:bridge.MAX_MESSAGE]
+            raise TypeError(f"{self.__name__}: its result cannot be graded: {message}")
         for index, value in answer.get("changed", []):
             _write_back(args, index, value)
-        sys.stdout.write(str(answer.get("stdout", "")))
-        sys.stderr.write(str(answer.get("stderr", "")))
+        sys.stdout.write(str(answer.get("stdout", ""))[:bridge.MAX_PRINTED])
+        sys.stderr.write(str(answer.get("stderr", ""))[:bridge.MAX_PRINTED])
         if "error" in answer:
-            raise learner_exception(answer["error"])
+            raise learner_exception(answer["error"] if isinstance(answer["error"], dict) else {})
         return bridge.decode(answer.get("result"))
 
 
@@ -290,7 +441,25 @@ class TrustedExecute(Execute):
     sandbox = Bool(True, help="Run the learner's kernel in a bubblewrap sandbox (see sandbox.py).").tag(config=True)
     submission_timeout = Integer(300, help="Seconds one notebook may run in all, hidden checks included.").tag(
         config=True)
-    max_output = Integer(1_000_000, help="Characters of output kept per cell.").tag(config=True)
+    max_output = Integer(1_000_000, help="Characters of output kept per cell (every kind of output counted; "
+                         "error outputs are always kept, cut to max_error_chars). Default: 1,000,000.").tag(config=True)
+    max_notebook_output = Integer(5_000_000, help="Characters of output kept per notebook; past it, each later cell "
+                                  "keeps only its errors and a line saying so. Default: 5,000,000.").tag(config=True)
+    max_error_chars = Integer(20_000, help="Characters of one error output (its message and traceback) kept, "
+                              "from the kernel or from a hidden check. Default: 20,000.").tag(config=True)
+    max_message_bytes = Integer(64 * 1024**2, help="Bytes of one message the learner's kernel may send while a cell "
+                                "runs (libzmq's MAXMSGSIZE: a larger one is never read). Sending one fails the cell "
+                                "and restarts the kernel. Default: 64 MiB.").tag(config=True)
+    max_answer_bytes = Integer(64 * 1024**2, help="Bytes of one answer of the learner's kernel to a hidden check "
+                               "(firstneuron.bridge; a larger one is never read). Crossing it fails that test cell. "
+                               "Default: 64 MiB.").tag(config=True)
+    max_scratch_bytes = Integer(512 * 1024**2, help="Bytes a sandboxed kernel's scratch folder may hold (the "
+                                "submission's copy included), checked each second: past it, the cell fails and the "
+                                "kernel is restarted with a fresh scratch folder. Default: 512 MiB.").tag(config=True)
+    max_notebook_bytes = Integer(32 * 1024**2, help="Bytes of a submitted notebook file, checked before it is read: "
+                                 "a larger one is not graded. Default: 32 MiB.").tag(config=True)
+    max_cells = Integer(300, help="Cells of a submitted notebook: one with more is not graded. "
+                        "Default: 300.").tag(config=True)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -308,6 +477,7 @@ class TrustedExecute(Execute):
             return cell
         hidden, visible = split_hidden(cell.source) if is_grade(cell) else (None, cell.source)
         self._printed[cell_index] = 0
+        self._cut_cells.discard(cell_index)
         stuck = None  # why the kernel may no longer answer
         try:
             if hidden is not None:
@@ -316,11 +486,10 @@ class TrustedExecute(Execute):
                 cell.metadata.pop("firstneuron", None)
                 if diagnosis:
                     cell.metadata["firstneuron"] = {"diagnosis": diagnosis}
-                if failure is not None:
-                    cell.outputs = [failure]
-                    return cell
-            cell.outputs = []
-            if visible.strip():
+                cell.outputs = [failure] if failure is not None else []
+            else:
+                cell.outputs = []
+            if visible.strip() and not cell.outputs:  # after hidden checks that passed
                 original, cell.source = cell.source, visible
                 try:
                     await super().async_execute_cell(cell, cell_index, execution_count, store_history)
@@ -341,9 +510,19 @@ class TrustedExecute(Execute):
             cell.outputs = [error_output(KERNEL_DIED, "the kernel died while this cell ran (the process "
                                          "exited, crashed, ran out of memory or wrote more files than its "
                                          "folder may hold)")]
+            if self._scratch_full:
+                cell.outputs = [error_output(KERNEL_DIED, SCRATCH_FULL.format(limit=self.max_scratch_bytes))]
+            elif self._cut_off and await self._still_alive():
+                cell.outputs = [self._too_large()]
             await self._restart(cell_index, "the kernel died")
+            stuck = None
+        if self._connection_cut(settle=True) and await self._still_alive():
+            cell.outputs = [self._too_large()]  # what it showed before is not trusted either
+            await self._restart(cell_index, "the kernel sent an oversized message")
+            stuck = None
         if stuck and not await self._responsive():
             await self._restart(cell_index, stuck)
+        cell.outputs = [bounded_error(o, self.max_error_chars) for o in cell.outputs]
         if is_grade(cell):
             cell.outputs = [_grade_safe(o) for o in cell.outputs]
         return cell
@@ -351,23 +530,40 @@ class TrustedExecute(Execute):
     execute_cell = run_sync(async_execute_cell)
 
     def _hidden(self, source):
-        channel = KernelBridge(self.km, min(self._deadline, time.monotonic() + (self.timeout or 30)))
+        channel = KernelBridge(self.km, min(self._deadline, time.monotonic() + (self.timeout or 30)),
+                               self.max_answer_bytes, self.max_scratch_bytes)
         try:
             return run_hidden(source, channel)
         finally:
             channel.close()
 
     def output(self, outs, msg, display_id, cell_index):
-        """Keep at most `max_output` characters per cell, and only safe MIME types."""
+        """Keep at most `max_output` characters per cell and `max_notebook_output` per notebook, safe MIME types only.
+
+        Every kind of output is counted.  A cell's first error output is always
+        kept (it decides a test cell's grade); error outputs are cut to `max_error_chars`.
+        """
         content = msg.get("content", {})
-        size = len(json.dumps(content)) if msg["msg_type"] != "stream" else len(content.get("text", ""))
+        first_error = False
+        if msg["msg_type"] == "error":
+            content = bounded_error(dict(content, output_type="error"), self.max_error_chars)
+            msg = dict(msg, content=content)
+            first_error = not any(o.get("output_type") == "error" for o in outs)
+        text = content.get("text") if msg["msg_type"] == "stream" else None
+        size = len(text) if isinstance(text, str) else len(json.dumps(content))
         printed = self._printed.get(cell_index, 0)
         self._printed[cell_index] = printed + size
-        if printed > self.max_output:
-            return None
         if printed + size > self.max_output:
-            outs.append(nbformat.v4.new_output("stream", name="stdout",
-                                               text=OUTPUT_CUT.format(limit=self.max_output)))
+            note = OUTPUT_CUT.format(limit=self.max_output)
+        elif self._printed_total + size > self.max_notebook_output:
+            note = NOTEBOOK_CUT.format(limit=self.max_notebook_output)
+        else:
+            self._printed_total += size
+            note = None
+        if note is not None and not first_error:  # a cell's first error is always kept: it decides the grade
+            if cell_index not in self._cut_cells:  # one line per cell says what was cut
+                self._cut_cells.add(cell_index)
+                outs.append(nbformat.v4.new_output("stream", name="stdout", text=note))
             return None
         out = super().output(outs, msg, display_id, cell_index)
         if out is not None and "data" in out:
@@ -376,6 +572,41 @@ class TrustedExecute(Execute):
         return out
 
     # --- the kernel ---
+
+    async def async_start_new_kernel_client(self):
+        """nbclient's client, whose sockets never deliver a message over `max_message_bytes`."""
+        self.km.client_factory = bounded_client(AsyncKernelClient, self.max_message_bytes)
+        self._cut_off = self._scratch_full = False
+        return await super().async_start_new_kernel_client()
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
+    async def _async_check_alive(self):
+        """nbclient's check that the kernel lives (each second while a cell runs), which also ends a cut connection."""
+        if self._connection_cut():
+            self._cut_off = True
+            raise DeadKernelError("the kernel's connection was cut")
+        if (scratch_bytes(self.km) or 0) > self.max_scratch_bytes:
+            self._scratch_full = True
+            raise DeadKernelError("the kernel's scratch folder is full")
+        await super()._async_check_alive()
+
+    def _connection_cut(self, settle=False):
+        if not self._cut_off and self.kc is not None and hasattr(self.kc, "connection_cut"):
+            self._cut_off = self.kc.connection_cut(settle)
+        return self._cut_off
+
+    async def _still_alive(self):
+        """True when the kernel runs on after its connection was cut: it sent an oversized message."""
+        await asyncio.sleep(1)  # a kernel that died closes its sockets before its process is reaped
+        with contextlib.suppress(Exception):  # a manager that cannot tell: the kernel is treated as dead
+            return bool(await self.km.is_alive())
+        return False
+
+    def _too_large(self):
+        return error_output(TOO_LARGE, f"the kernel sent a message larger than {self.max_message_bytes} bytes "
+                                       "(TrustedExecute.max_message_bytes); it was not read, and the kernel was "
+                                       "restarted")
 
     async def _responsive(self):
         """True when the kernel answers a kernel_info request within the grace period."""
@@ -418,7 +649,8 @@ class TrustedExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):
         self._deadline = time.monotonic() + self.submission_timeout
-        self._printed, self._restarts = {}, 0
+        self._printed, self._printed_total, self._cut_cells, self._restarts = {}, 0, set(), 0
+        self._cut_off = self._scratch_full = False
         self._cwd = (resources or {}).get("metadata", {}).get("path")
         try:
             return super().preprocess(nb, resources, km)
@@ -432,6 +664,28 @@ class TrustedExecute(Execute):
                     run_sync(self.km.shutdown_kernel)(now=True)
 
 
+
+
+def bounded_error(output, limit):
+    """`output`, or when it is an error output, a copy cut to `limit` characters (name, message, traceback)."""
+    if output.get("output_type") != "error":
+        return output
+    ename, evalue = str(output.get("ename", ""))[:MAX_ENAME], str(output.get("evalue", ""))
+    traceback = output.get("traceback")
+    lines = [str(line) for line in traceback] if isinstance(traceback, list) else [f"{ename}: {evalue}"]
+    if len(evalue) > limit:
+        evalue = evalue[:limit] + ERROR_CUT.format(limit=limit)
+    kept, room = [], limit
+    for line in lines:
+        if len(line) > room:
+            kept.append(line[:room] + ERROR_CUT.format(limit=limit))
+            break
+        kept.append(line)
+        room -= len(line)
+    if isinstance(output, nbformat.NotebookNode) and (ename, evalue, kept) == (
+            output.get("ename"), output.get("evalue"), output.get("traceback")):
+        return output
+    return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=kept)
 
 
 def _grade_safe(output):

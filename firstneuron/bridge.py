@@ -45,6 +45,13 @@ MAX_PRINTED = 200_000
 MAX_DEPTH = 20
 #: Elements of one ndarray, at most.
 MAX_ELEMENTS = 50_000_000
+#: Characters of JSON in one answer, at most (the grader reads no message over its own cap either).
+MAX_ANSWER = 64 * 1024**2
+#: Characters of an exception's message, and of each text of one of its frames, kept.
+MAX_MESSAGE = 2000
+MAX_FRAME_TEXT = 300
+#: Frames of a traceback kept (the innermost).
+MAX_FRAMES = 20
 _DTYPE = re.compile(r"^[<>|=]?(b1|[iu][1248]|f[248]|c(8|16))$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_. -]{0,99}$")
 
@@ -262,13 +269,15 @@ def _frames(tb):
     frames = []
     for frame in traceback.extract_tb(tb):
         if frame.filename != __file__:
-            frames.append([str(frame.filename), int(frame.lineno or 0), str(frame.name), str(frame.line or "")])
-    return frames[-20:]
+            frames.append([str(frame.filename)[:MAX_FRAME_TEXT], int(frame.lineno or 0),
+                           str(frame.name)[:MAX_FRAME_TEXT], str(frame.line or "")[:MAX_FRAME_TEXT]])
+    return frames[-MAX_FRAMES:]
 
 
 def _error(error):
-    return {"type": type(error).__name__, "builtin": getattr(builtins, type(error).__name__, None) is type(error),
-            "message": str(error)[:2000], "frames": _frames(error.__traceback__)}
+    return {"type": type(error).__name__[:MAX_FRAME_TEXT],
+            "builtin": getattr(builtins, type(error).__name__, None) is type(error),
+            "message": str(error)[:MAX_MESSAGE], "frames": _frames(error.__traceback__)}
 
 
 def _call(namespace, request):
@@ -342,4 +351,8 @@ def serve(request_json, namespace=None):
             answer = _call(namespace, request)
     except Exception as error:  # a bad request or an unencodable answer: say so, as data
         answer = {"bridge_error": _error(error)}
+    size = len(json.dumps(answer))
+    if size > MAX_ANSWER:
+        answer = {"bridge_error": {"type": "ValueError", "builtin": True, "frames": [],
+                                   "message": f"the answer is {size} characters of JSON, more than {MAX_ANSWER}"}}
     publish_display_data({MIME: answer})

@@ -65,6 +65,8 @@ class Case:
     attachments: dict = field(default_factory=dict)
     files: tuple = ()          # (name, text) of files handed in beside the notebook
     deserved: float = None     # the honest score when it is not the base's (a helper module's code counts)
+    cells: int = 1             # copies of the code cell (base "correct" only)
+    refused: str = ""          # not graded, with this in the reason (a cap crossed before it runs)
 
 
 CASES = [
@@ -329,6 +331,22 @@ CASES = [
          base="correct", exact=True),
     Case("pasted_cost_tests", "correct code, a copy of the propagate_cost_tests cell pasted near the top",
          notebook="pasted_test_cell", base="correct", exact=True),
+    # --- bounds: issue 16, items 6 and 7: what a kernel sends is capped before the grader reads it ------------
+    Case("oversized_message", "sends one pre-packed 300 MB display message with session.send",
+         "k = get_ipython().kernel\ntry:\n    k.session.send(k.iopub_socket, 'display_data', "
+         "{'data': {'text/plain': 'x' * 300_000_000}, 'metadata': {}}, parent=k.get_parent('shell'))\n"
+         "except MemoryError:\n    pass", base="correct", exact=True),
+    Case("patched_bridge_error", "patches firstneuron.bridge._error to answer 30 M characters",
+         "import firstneuron.bridge as fb\nfb._error = lambda e: {'type': 'ValueError', 'builtin': True, "
+         "'message': 'x' * 30_000_000, 'frames': []}\n_wrong = propagate\ndef propagate(w, b, X, Y):\n"
+         "    if X.shape != (2, 3):\n        raise ValueError('no')\n    return _wrong(w, b, X, Y)"),
+    Case("many_cells", "400 cells, each printing 990,000 characters", "print('x' * 990_000)", base="correct",
+         cells=400, refused="TrustedExecute.max_cells"),
+    Case("notebook_output", "250 cells, each printing 990,000 characters", "print('x' * 990_000)", base="correct",
+         exact=True, cells=250),
+    Case("scratch_flood", "writes 60 files of 60 MB to its scratch folder",
+         "for i in range(60):\n    try:\n        with open(f'fill{i}.bin', 'wb') as f:\n"
+         "            f.write(b'0' * 60 * 1024**2)\n    except OSError:\n        break", base="correct", exact=True),
 ]
 
 

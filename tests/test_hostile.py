@@ -109,7 +109,8 @@ def hostile_submission(case, workspace, release, port, values=None):
         code = case.code.replace("{repo}", str(course.REPO)).replace("{course}", str(workspace))
         for name, value in (values or {}).items():
             code = code.replace("{" + name + "}", str(value))
-        with_cell_after(nb, "propagate", code.replace("{port}", str(port)))
+        for _ in range(case.cells):
+            with_cell_after(nb, "propagate", code.replace("{port}", str(port)))
         if case.base == "wrong":  # the attack runs after the forged propagate is defined
             cells = nb.cells
             i = next(i for i, c in enumerate(cells) if c.source == code.replace("{port}", str(port)))
@@ -263,6 +264,10 @@ def test_no_unearned_credit(graded, case):
     if case.notebook == "corrupt":
         assert not outcome.graded and f"{case.id}/{STAGE}/{STAGE}.ipynb" in outcome.reason, \
             f"expected the corrupt notebook reported with its file, found {outcome}"
+        return
+    if case.refused:
+        assert not outcome.graded and case.refused in outcome.reason and case.id in outcome.reason, \
+            f"expected {case.id} ({case.what}) not graded, naming its file and {case.refused}, found {outcome}"
         return
     assert outcome.graded, f"expected {case.id} ({case.what}) graded, found: {outcome.reason}"
     if case.exact:
@@ -439,6 +444,35 @@ def test_pages_are_inert(graded, case):
     for kind, page in (("feedback page", feedback.read_text()), ("formgrader view", formgrader_page(autograded))):
         found = scripted(page)
         assert found == [], f"expected {case.id}'s {kind} inert ({case.what}), found the payload in {found}"
+
+
+def sizes(workspace, student):
+    """Bytes of a student's autograded notebook and feedback page (0 when missing)."""
+    found = {}
+    for folder, suffix in (("autograded", ".ipynb"), ("feedback", ".html")):
+        path = course.notebook_path(workspace / folder / student, STAGE).with_suffix(suffix)
+        found[folder] = path.stat().st_size if path.is_file() else 0
+    return found
+
+
+#: Bytes of an autograded notebook or feedback page, at most (TrustedExecute.max_notebook_output is 5,000,000
+#: characters; the release's own cells, error outputs and the page's styles come on top).
+MAX_PAGE_BYTES = 8 * 1024**2
+
+
+def test_outputs_are_bounded(graded):
+    print("\n| case | deserved | obtained | autograded notebook | feedback page |")
+    too_big = {}
+    for student in [c.id for c in CASES] + list(CONTROLS):
+        found = sizes(graded["workspace"], student)
+        outcome = graded["outcomes"][student]
+        case = next((c for c in CASES if c.id == student), None)
+        honest = deserved(case) if case else graded["baseline"][student][0]
+        obtained = f"{outcome.score:g}" if outcome.graded else "not graded"
+        print(f"| {student} | {honest:g} | {obtained} | {found['autograded']:,} B | {found['feedback']:,} B |")
+        if max(found.values()) > MAX_PAGE_BYTES:
+            too_big[student] = found
+    assert not too_big, f"expected every autograded notebook and feedback page under {MAX_PAGE_BYTES} bytes, found {too_big}"
 
 
 def test_time_is_bounded(graded):
