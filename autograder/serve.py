@@ -84,14 +84,20 @@ def utc_now():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
+def parse_time(text):
+    """A timestamp of nbgrader's (as it writes them) as an aware UTC datetime."""
+    from nbgrader.utils import parse_utc
+
+    moment = parse_utc(text)
+    return moment.replace(tzinfo=datetime.timezone.utc) if moment.tzinfo is None else moment.astimezone(datetime.timezone.utc)
+
+
 def inbound_submissions(inbound, stages):
     """The newest complete submission of each ``(student, stage)`` in the exchange's `inbound` folder.
 
     A folder is complete once ``nbgrader submit`` wrote its secret (the last
     file it writes); a folder still being copied is left for the next pass.
     """
-    from nbgrader.utils import parse_utc
-
     newest = {}
     if not inbound.is_dir():
         return newest
@@ -102,7 +108,7 @@ def inbound_submissions(inbound, stages):
         secret = path / "submission_secret.txt"
         try:
             complete = secret.is_file() and len(secret.read_text().strip()) >= SECRET_LENGTH
-            timestamp = parse_utc(parts[2])
+            timestamp = parse_time(parts[2])
         except (OSError, ValueError, OverflowError):
             continue
         if not complete:
@@ -115,10 +121,8 @@ def inbound_submissions(inbound, stages):
 
 def read_timestamp(folder):
     """nbgrader's ``timestamp.txt`` in `folder` as a UTC datetime, or None."""
-    from nbgrader.utils import parse_utc
-
     try:
-        return parse_utc((Path(folder) / "timestamp.txt").read_text().strip())
+        return parse_time((Path(folder) / "timestamp.txt").read_text().strip())
     except (OSError, ValueError, OverflowError):
         return None
 

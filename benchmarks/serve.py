@@ -72,9 +72,12 @@ class Bench:
             f.write(f"c.CourseDirectory.course_id = {COURSE!r}\nc.Exchange.root = {str(self.exchange)!r}\n"
                     "c.ExchangeCollect.check_owner = False\nc.Serve.attempts_per_hour = 0\n"
                     "c.Serve.poll_interval = 1.0\n")
-        for args in (["generate_assignment", STAGE, "--force"], ["release_assignment", STAGE]):
-            subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=self.workspace, env=course.grading_env(),
-                           check=True, capture_output=True)
+        course.generate_release(self.workspace, only=[STAGE])
+        from nbgrader.apps import NbGraderAPI
+        from nbgrader.coursedir import CourseDirectory
+
+        config = course.load_course_config(self.workspace)
+        assert NbGraderAPI(CourseDirectory(config=config), config=config).release_assignment(STAGE)["success"]
         self.notebooks = [catalogue.build_submission(STAGE, variants, release_dir=self.workspace / "notebooks")
                           for variants in MISTAKES]
         self.log = root / "serve.log"
@@ -104,7 +107,7 @@ class Bench:
         course.write_notebook(self.notebooks[number % len(self.notebooks)], course.notebook_path(home, STAGE))
         config = Config()
         config.CourseDirectory.course_id = COURSE
-        config.CourseDirectory.root = str(home)
+        config.Exchange.assignment_dir = str(home)
         config.Exchange.root = str(self.exchange)
         config.Exchange.cache = str(home / "cache")
         coursedir = CourseDirectory(config=config)

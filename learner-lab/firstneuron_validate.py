@@ -98,8 +98,8 @@ def self_check_answer(path, feedback_url):
     if outcome.max_score > 0 and outcome.score >= outcome.max_score:
         return {"success": True, "value": {}}  # nbgrader's "Success! ... passes all the tests": hidden ones included
     rows = "".join(
-        f"<tr><td>{html.escape(cell)}</td><td>{score:g}/{maximum:g}</td>"
-        f"<td>{html.escape(selfcheck.verdict(outcome, cell))}</td></tr>"
+        f"<tr><td>{html.escape(cell)}</td><td>&nbsp;{score:g}/{maximum:g}&nbsp;</td>"
+        f"<td>{html.escape(selfcheck.verdict(outcome, cell).split(':')[0])}</td></tr>"
         for cell, (score, maximum) in outcome.cells.items())
     link = f"{feedback_url}/{page.name}"
     summary = (f"<p><b>Score: {outcome.score:g}/{outcome.max_score:g}</b> (the autograder's hidden tests included, "
