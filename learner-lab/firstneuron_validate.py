@@ -102,14 +102,14 @@ def self_check_answer(path, feedback_url):
         f"<td>{html.escape(selfcheck.verdict(outcome, cell).split(':')[0])}</td></tr>"
         for cell, (score, maximum) in outcome.cells.items())
     link = f"{feedback_url}/{page.name}"
-    summary = (f"<p><b>Score: {outcome.score:g}/{outcome.max_score:g}</b> (the autograder's hidden tests included, "
+    summary = (f"<div style=\"white-space: normal\"><p><b>Score: {outcome.score:g}/{outcome.max_score:g}</b> (the autograder's hidden tests included, "
                f"as your grade is computed)</p><table>{rows}</table>"
-               f"<p><a href=\"{html.escape(link)}\" target=\"_blank\" rel=\"noopener\">Open the feedback page</a></p>")
+               f"<p><a href=\"{html.escape(link)}\" target=\"_blank\" rel=\"noopener\">Open the feedback page</a></p></div>")
     failed = []
     for cell, (score, maximum) in outcome.cells.items():
         if score < maximum:
             failed.append({"source": f"{cell}: {score:g}/{maximum:g} points",
-                           "error": html.escape(selfcheck.verdict(outcome, cell))})
+                           "error": f"<div style=\"white-space: pre-wrap\">{html.escape(selfcheck.verdict(outcome, cell))}</div>"})
     failed[-1]["error"] += "<hr>" + summary
     return {"success": True, "value": {"failed": failed}}
 
