@@ -220,6 +220,7 @@ class Service:
         self.echo = echo
         self.executor = self.client = None
         self.waiting_for_lock = False
+        self.done = set()  # (student, stage, timestamp) found finished: not read again (a cache; the files decide)
 
     # --- what there is to do ---------------------------------------------------------------
 
@@ -256,7 +257,16 @@ class Service:
         """Collect, grade and release whatever is new; returns the outcomes graded in this pass."""
         stages = self.served_stages()
         newest = inbound_submissions(self.exchange / "inbound", set(stages))
-        pending = [s for s in newest.values() if not self._finished(s)]
+        pending = []
+        for submission in newest.values():
+            key = (submission.student, submission.stage, submission.timestamp)
+            if key in self.done:
+                continue
+            if self._finished(submission):
+                if self._limited(submission) is None:  # a waiting one is looked at again when its time comes
+                    self.done.add(key)
+                continue
+            pending.append(submission)
         if not pending:
             return []
         busy = ("{path}: another grader (process {pid}) is grading this course; "
