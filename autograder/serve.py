@@ -328,8 +328,11 @@ class Service:
             records.add_attempt(key, time.time())
             to_grade.setdefault(stage, []).append(submission)
         outcomes = []
+        size = 2 * (self.workers or os.cpu_count() or 1)  # a few per worker: feedback released as each group is done
         for stage, submissions in to_grade.items():
-            outcomes += self._grade(stage, submissions)
+            submissions.sort(key=lambda s: s.timestamp)  # the oldest first
+            for start in range(0, len(submissions), size):
+                outcomes += self._grade(stage, submissions[start:start + size])
         return outcomes
 
     def _collect(self, submission):
