@@ -328,7 +328,7 @@ class Service:
             records.add_attempt(key, time.time())
             to_grade.setdefault(stage, []).append(submission)
         outcomes = []
-        size = 2 * (self.workers or os.cpu_count() or 1)  # a few per worker: feedback released as each group is done
+        size = self.workers or os.cpu_count() or 1  # one per worker: feedback released as each group is done
         for stage, submissions in to_grade.items():
             submissions.sort(key=lambda s: s.timestamp)  # the oldest first
             for start in range(0, len(submissions), size):
