@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR)/autograder
 export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: demo test mutants grade check lab release solutions lock clean venv
+.PHONY: demo test mutants grade serve check lab release solutions lock clean venv
 
 venv: $(STAMP)
 
@@ -37,6 +37,10 @@ test: $(STAMP) mutants
 grade: $(STAMP)
 	@test -n "$(STAGE)" || { echo "usage: make grade STAGE=02-propagate [COURSE=path/to/course] [ARGS=...]"; exit 2; }
 	$(PY) -m classroom grade $(STAGE) --course $(or $(COURSE),.) $(ARGS)
+
+## serve: grade each submission in the exchange as it arrives and release its feedback: make serve [COURSE=dir] [ARGS="--once"]
+serve: $(STAMP)
+	$(PY) -m classroom serve --course $(or $(COURSE),.) $(ARGS)
 
 ## check: grade your own notebook, hidden tests included: make check STAGE=02-propagate [NOTEBOOK=path]
 # NOTEBOOK= is a path from this folder, or a name in the stage's folder (JupyterLab's Duplicate puts

@@ -71,3 +71,10 @@ c.Autograde.autograde_preprocessors = [
 # HTML/JavaScript outputs made inert; the page renders formulas offline (MathML, no CDN).
 c.GenerateFeedback.preprocessors = LEARNER_FEEDBACK_PREPROCESSORS
 c.GenerateFeedback.exporter_class = LearnerFeedbackExporter
+
+# The grading service (`make serve`, autograder/serve.py): each submission in the
+# exchange graded as it arrives, its feedback released to its learner.
+c.Serve.attempts_per_hour = 6    # graded submissions per learner and stage in any hour (0: no limit)
+c.Serve.release_feedback = True  # False: grade only; the instructor runs `nbgrader release_feedback`
+c.Serve.stages = []              # [] = every stage released to the exchange
+c.Serve.poll_interval = 2.0      # seconds between two looks at the exchange's inbound

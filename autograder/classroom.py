@@ -8,6 +8,7 @@ Run with ``autograder/`` on ``sys.path`` (the Makefile does)::
     python -m classroom execute-solutions  # refresh the outputs stored for nbval
     python -m classroom grade STAGE [--course DIR]  # grade a class (grading.py: sandboxed, every core)
     python -m classroom copy-gradebook URL [--course DIR]  # the gradebook into an empty database
+    python -m classroom serve [--course DIR]        # grade each submission in the exchange as it arrives (serve.py)
 
 The demo and the self-check work in a *grading workspace*: a folder whose
 ``nbgrader_config.py`` loads the course's, with a copy of ``solutions/``,
@@ -134,13 +135,18 @@ def demo(workspace=GRADING / "demo", students=SAMPLE_CLASS, echo=print):
     return outcomes
 
 
-def grade_command(args):
-    """``python -m classroom grade``: a class, graded safely; exit 1 when a submission could not be graded."""
-    if not args.no_sandbox:
+def require_sandbox(no_sandbox):
+    """Raise CourseError when learners' code cannot be sandboxed and `no_sandbox` was not asked for."""
+    if not no_sandbox:
         reason = sandbox.available()
         if reason:
             raise CourseError(f"cannot sandbox learners' code: {reason}; install the Debian package "
                                  "'bubblewrap', or pass --no-sandbox to run it unprotected")
+
+
+def grade_command(args):
+    """``python -m classroom grade``: a class, graded safely; exit 1 when a submission could not be graded."""
+    require_sandbox(args.no_sandbox)
     if not (args.course / "nbgrader_config.py").is_file():
         raise CourseError(f"{args.course / 'nbgrader_config.py'}: not an nbgrader course folder")
     with locked(args.course / GRADING_LOCK, wait=False, busy=BUSY):
@@ -183,6 +189,14 @@ def main(argv=None):
     p.add_argument("--no-sandbox", action="store_true", help="run learners' code without bubblewrap (unsafe)")
     p.add_argument("--workers", type=int, help="local worker processes (default: every core)")
     p.add_argument("--scheduler", help="a Dask scheduler's address: grade on that cluster")
+    p = sub.add_parser("serve", help="grade each submission in the exchange as it arrives, release its feedback")
+    p.add_argument("--course", type=Path, default=REPO, help="the nbgrader course folder (default: this repository)")
+    p.add_argument("--stage", action="append", help="serve only this stage (repeatable; default: c.Serve.stages, "
+                                                   "else every released stage)")
+    p.add_argument("--once", action="store_true", help="one pass, then exit (for cron)")
+    p.add_argument("--no-sandbox", action="store_true", help="run learners' code without bubblewrap (unsafe)")
+    p.add_argument("--workers", type=int, help="local worker processes (default: every core)")
+    p.add_argument("--scheduler", help="a Dask scheduler's address: grade on that cluster")
     p = sub.add_parser("check", help="grade your own notebook of a stage (exit 0 at full marks)")
     p.add_argument("stage", help="e.g. 02-propagate")
     p.add_argument("notebook", nargs="?", type=Path,
@@ -217,6 +231,15 @@ def main(argv=None):
             with locked(args.course / GRADING_LOCK, wait=False, busy=BUSY):
                 rows = copy_gradebook(args.course, args.url)
             print(f"Copied {rows} rows of {args.course}'s gradebook; now set c.CourseDirectory.db_url to that URL")
+        elif args.command == "serve":
+            from serve import serve
+
+            require_sandbox(args.no_sandbox)
+            try:
+                serve(args.course, args.stage, once=args.once, sandbox=not args.no_sandbox,
+                      workers=args.workers, scheduler=args.scheduler)
+            except KeyboardInterrupt:
+                print("stopped")
         elif args.command == "check":
             return 0 if self_check(args.stage, args.notebook) else 1
         elif args.command == "validate":

@@ -108,7 +108,7 @@ def check_course(stage):
     return course
 
 
-def self_check(stage, notebook=None, echo=print):
+def grade_own(stage, notebook=None, echo=print):
     """Grade a learner's own notebook with the real autograder, hidden tests included.
 
     The notebook is copied into a private folder under ``.grading/check/STAGE``
@@ -118,7 +118,11 @@ def self_check(stage, notebook=None, echo=print):
 
     Returns
     -------
-    full_marks : bool
+    path : Path
+        The notebook graded.
+    outcome : grading.Outcome
+    page : Path
+        Its feedback page.
     """
     if stage not in GRADED_FUNCTIONS:
         raise CourseError(f"{stage}: not a stage of the course ({', '.join(GRADED_FUNCTIONS)})")
@@ -126,7 +130,7 @@ def self_check(stage, notebook=None, echo=print):
     echo(f"Checking {path} ({stage}) with the autograder ...")
     nb = read_notebook(path)
     use_sandbox = sandbox.warn_if_unavailable(echo)
-    if use_sandbox:  # the kernel boots while the release is found and the notebook copied
+    if use_sandbox and "km" not in grading._WARM:  # the kernel boots while the release is found and the notebook copied
         grading.prestart_kernel(GRADING / "check")
     course = check_course(stage)
     history = GRADING / "check" / stage / "feedback"
@@ -144,19 +148,32 @@ def self_check(stage, notebook=None, echo=print):
         shutil.copyfile(notebook_path(workspace / "feedback" / "self", stage).with_suffix(".html"), page)
     for old in sorted(history.glob(f"{stage}-*.html"))[:-CHECK_HISTORY]:
         old.unlink(missing_ok=True)
+    return path, outcome, page
+
+
+def verdict(outcome, cell):
+    """What a test cell of `outcome` gave, in words: "passed", "not attempted yet" or "failed: MESSAGE"."""
+    score, maximum = outcome.cells[cell]
+    message = outcome.messages.get(cell, "")
+    if score >= maximum:
+        return "passed"
+    if message.startswith("Not attempted"):
+        return "not attempted yet"
+    return f"failed: {message}" if message else "failed"
+
+
+def self_check(stage, notebook=None, echo=print):
+    """Grade a learner's own notebook (`grade_own`) and print each test cell's points and verdict.
+
+    Returns
+    -------
+    full_marks : bool
+    """
+    path, outcome, page = grade_own(stage, notebook, echo)
     if outcome.manual_review:
         echo(f"(mended before grading: {outcome.manual_review}; your editor had dropped them)")
     for cell, (score, maximum) in outcome.cells.items():
-        message = outcome.messages.get(cell, "")
-        if score >= maximum:
-            verdict = "passed"
-        elif message.startswith("Not attempted"):
-            verdict = "not attempted yet"
-        else:
-            verdict = f"failed: {message}" if message else "failed"
-        echo(f"  {cell:32} {score:g}/{maximum:g}  {verdict}")
+        echo(f"  {cell:32} {score:g}/{maximum:g}  {verdict(outcome, cell)}")
     echo(f"Score: {outcome.score:g}/{outcome.max_score:g}")
-    echo(f"Feedback: {page} (new; the last {CHECK_HISTORY} are kept in {history})")
+    echo(f"Feedback: {page} (new; the last {CHECK_HISTORY} are kept in {page.parent})")
     return outcome.max_score > 0 and outcome.score >= outcome.max_score
-
-

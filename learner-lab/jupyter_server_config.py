@@ -4,9 +4,15 @@ Self-study has no exchange: nbgrader's Assignment List would then show "Error fe
 courses!", "The exchange directory does not exist" and a traceback in the server's log.
 A class on JupyterHub has one (nbgrader's ``Exchange.root``, by default
 ``/usr/local/share/nbgrader/exchange``, or an exchange of its own): there the list stays.
+Validate is answered by ``firstneuron_validate`` (next to this file): the
+self-check with the hidden tests where the course's autograder is here, else
+the visible tests, saying so.  It replaces nbgrader's ``validate_assignment``
+extension (same routes, same button and dialog).
+
 Read by Jupyter from ``JUPYTER_CONFIG_PATH=learner-lab``, with the JSON files beside it.
 """
 import os
+import sys
 from pathlib import Path
 
 from jupyter_core.paths import jupyter_config_path
@@ -59,3 +65,12 @@ if "get_config" in globals():  # read by Jupyter (a plain import, by a test, onl
     if not exchange_is_set_up([*reversed(jupyter_config_path()), os.getcwd()]):
         c.ServerApp.jpserver_extensions.update({ASSIGNMENT_LIST_SERVER: False})
         c.ServerApp.tornado_settings.update({"page_config_hook": _without_assignment_list})
+    here = str(Path(__file__).resolve().parent)
+    if here not in sys.path:
+        sys.path.insert(0, here)  # firstneuron_validate
+    c.ServerApp.jpserver_extensions.update({
+        "nbgrader.server_extensions.validate_assignment": False,
+        "firstneuron_validate": True,
+    })
+    # Hidden tests in Validate when autograder/ is here (default); False: visible tests only, said so.
+    c.FirstNeuronValidate.hidden_tests = True

@@ -78,6 +78,13 @@ def lab(tmp_path_factory):
     shutil.copytree(course.RELEASE, folder)
     for stage in STAGES:
         nbformat.write(catalogue.build_submission(stage), str(course.notebook_path(folder, stage)))
+    with lab_server(folder, tmp) as url:
+        yield url, folder
+
+
+@contextlib.contextmanager
+def lab_server(folder, tmp):
+    """`make lab` serving `folder` on a free local port (its settings and log in `tmp`); yields its URL."""
     # A fresh JupyterLab profile: no restored tabs; every cell in the page (no windowing), so
     # the test sees every output.
     settings = tmp / "settings" / "@jupyterlab" / "notebook-extension"
@@ -102,7 +109,7 @@ def lab(tmp_path_factory):
                 if server.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"expected `make lab` to serve on port {port}, found: {(tmp / 'lab.log').read_text()[-2000:]}")
                 time.sleep(0.5)
-        yield url, folder
+        yield url
     finally:
         os.killpg(server.pid, signal.SIGTERM)  # make and the Jupyter server it started, nothing else
         try:
