@@ -777,6 +777,9 @@ def grade_class(course, stage, students=None, force=False, sandbox=True, workers
     if sandbox:
         import sandbox as sandboxing
 
+        problem = sandboxing.socket_path_problem(sandboxing.Sandbox(config=config))
+        if problem:  # every kernel would fail to start: said once, before any submission is touched
+            raise GradingError(problem)
         note = sandboxing.limits_note(config)
         if note:  # one line per class, not one per kernel
             echo(note)

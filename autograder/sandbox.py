@@ -160,6 +160,28 @@ def limits_note(config=None):
 
 # --- The private root and its kernel folders ---------------------------------------------------------
 
+#: Bytes of a Unix socket's path, at most (``sun_path`` on Linux, less its final NUL).
+SOCKET_PATH_MAX = 107
+#: What the grader adds to the private root for a kernel's longest socket path: ``/kPID-12HEX/kernel-NN``.
+SOCKET_SUFFIX = len("/k4194304-0123456789ab/kernel-99")
+
+
+def socket_path_problem(settings=None):
+    """One line saying why kernels' ``ipc`` sockets cannot live under the private root, or ``None``.
+
+    A kernel's sockets are Unix sockets in its folder; their paths must fit in
+    `SOCKET_PATH_MAX` bytes, so a long ``TMPDIR`` (or ``c.Sandbox.scratch_root``)
+    would make every kernel fail to start.
+    """
+    configured = settings.scratch_root if settings is not None else ""
+    root = Path(configured or Path(tempfile.gettempdir()) / f"firstneuron-sandbox-{os.geteuid()}")
+    length = len(os.fsencode(str(root))) + SOCKET_SUFFIX
+    if length > SOCKET_PATH_MAX:
+        return (f"{root}: kernels' socket paths below this folder would be {length} bytes long, more than the "
+                f"{SOCKET_PATH_MAX} a Unix socket allows; set TMPDIR (or c.Sandbox.scratch_root) to a shorter folder")
+    return None
+
+
 def private_root(settings=None):
     """The folder holding every kernel's folder: made with mode 0700, refused if someone else owns it."""
     configured = settings.scratch_root if settings is not None else ""
@@ -358,6 +380,9 @@ class IpcKernelManager(AsyncKernelManager):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.settings = Sandbox(parent=self)
+        problem = socket_path_problem(self.settings)
+        if problem:
+            raise RuntimeError(problem)
         self.root = private_root(self.settings)
         if str(self.root) not in _CLEANED:  # once per process and private root
             _CLEANED.add(str(self.root))

@@ -168,6 +168,11 @@ def bounded_client(base, limit):
             return False
 
         def stop_channels(self):
+            for name in ("_shell_channel", "_iopub_channel", "_stdin_channel", "_control_channel"):
+                sock = getattr(getattr(self, name, None), "socket", None)
+                if sock is not None and not sock.closed:
+                    with contextlib.suppress(zmq.ZMQError):
+                        sock.disable_monitor()
             for watcher, _ in getattr(self, "_watchers", []):
                 watcher.close()
             self._watchers = []
@@ -655,11 +660,14 @@ class TrustedExecute(Execute):
         try:
             return super().preprocess(nb, resources, km)
         finally:
-            # nbclient shuts down only a kernel it made itself: one started by `_restart` in place of the
-            # caller's `km` is this executor's to shut down (its scratch folder goes with it).
-            if km is not None and self.km is not None and self.km is not km:
+            # nbclient stops only a client and shuts down only a kernel it made itself.  The client is always
+            # this executor's: stopped here, or its sockets (and their size watchers) stay open until garbage
+            # collection, whose context.term() then waits for them forever.  A kernel started by `_restart`
+            # in place of the caller's `km` is this executor's too (its scratch folder goes with it).
+            if km is not None and getattr(self, "kc", None) is not None:
                 with contextlib.suppress(Exception):
                     self.kc.stop_channels()
+            if km is not None and self.km is not None and self.km is not km:
                 with contextlib.suppress(Exception):
                     run_sync(self.km.shutdown_kernel)(now=True)
 

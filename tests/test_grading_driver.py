@@ -4,7 +4,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -56,12 +58,13 @@ def test_a_dask_cluster_gives_the_local_pool_s_grades(course):
         f"expected the same score in every cell on Dask as on the local pool, found {cells(on_dask)} vs {cells(local)}"
 
 
-def test_a_killed_driver_loses_and_duplicates_nothing(course):
+def test_a_killed_driver_loses_and_duplicates_nothing(course, request):
     command = [sys.executable, "-m", "classroom", "grade", STAGE, "--course", str(course), "--workers", "2"]
     if not SANDBOX:
         command.append("--no-sandbox")
-    tmpdir = course.parent / "tmp"  # this run's own TMPDIR, so its private scratch root is its own
-    tmpdir.mkdir(exist_ok=True)
+    # This run's own TMPDIR, so its private scratch root is its own; short, as kernels' socket paths must be.
+    tmpdir = Path(tempfile.mkdtemp(prefix="fn-kd-"))
+    request.addfinalizer(lambda: shutil.rmtree(tmpdir, ignore_errors=True))
     env = {**grading_env(), "TMPDIR": str(tmpdir)}
     root = tmpdir / f"firstneuron-sandbox-{os.geteuid()}"
     driver = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -154,3 +157,15 @@ def test_without_the_sandbox_kernels_still_use_ipc_and_leave_nothing(tmp_path):
         run_sync(km.shutdown_kernel)(now=True)
     left = [p.name for p in tmp_path.iterdir()]
     assert left == [], f"expected no kernel folder after shutdown, found {left}"
+
+
+def test_a_private_root_too_long_for_kernels_sockets_is_refused_in_one_line(course, monkeypatch):
+    long_root = "/tmp/" + "x" * 90
+    monkeypatch.setenv("TMPDIR", long_root)
+    monkeypatch.setattr(sandbox.tempfile, "tempdir", None)  # tempfile caches the folder it found
+    with pytest.raises(grading.GradingError) as refused:
+        grading.grade_class(course, STAGE, force=True, sandbox=True, workers=1, progress=False, echo=lambda line: None)
+    message = str(refused.value)
+    assert long_root in message and "Unix socket" in message and "TMPDIR" in message, \
+        f"expected one line naming the folder, the socket limit and TMPDIR, found {message!r}"
+    assert not (course / "autograded").exists(), "expected no submission touched before the refusal"
