@@ -29,7 +29,7 @@ mutants: $(STAMP)
 
 ## test: everything (unit tests, mutants, strict nbval on solutions/, release sync, leaks, nbgrader end to end)
 test: $(STAMP) mutants
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=25 tests
 	$(PY) -m pytest -q --nbval --nbval-sanitize-with autograder/nbval_sanitize.cfg solutions
 	$(PY) -m pytest -q --nbval-lax notebooks
 

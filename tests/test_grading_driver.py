@@ -159,12 +159,11 @@ def test_without_the_sandbox_kernels_still_use_ipc_and_leave_nothing(tmp_path):
     assert left == [], f"expected no kernel folder after shutdown, found {left}"
 
 
-def test_a_private_root_too_long_for_kernels_sockets_is_refused_in_one_line(course, monkeypatch):
+def test_a_private_root_too_long_for_kernels_sockets_is_refused_in_one_line(course):
     long_root = "/tmp/" + "x" * 90
-    monkeypatch.setenv("TMPDIR", long_root)
-    monkeypatch.setattr(sandbox.tempfile, "tempdir", None)  # tempfile caches the folder it found
     with pytest.raises(grading.GradingError) as refused:
-        grading.grade_class(course, STAGE, force=True, sandbox=True, workers=1, progress=False, echo=lambda line: None)
+        grading.grade_class(course, STAGE, force=True, sandbox=True, workers=1, progress=False, echo=lambda line: None,
+                            overrides={"Sandbox": {"scratch_root": long_root}})
     message = str(refused.value)
     assert long_root in message and "Unix socket" in message and "TMPDIR" in message, \
         f"expected one line naming the folder, the socket limit and TMPDIR, found {message!r}"
