@@ -173,8 +173,7 @@ def socket_path_problem(settings=None):
     `SOCKET_PATH_MAX` bytes, so a long ``TMPDIR`` (or ``c.Sandbox.scratch_root``)
     would make every kernel fail to start.
     """
-    configured = settings.scratch_root if settings is not None else ""
-    root = Path(configured or Path(tempfile.gettempdir()) / f"firstneuron-sandbox-{os.geteuid()}")
+    root = root_path(settings)
     length = len(os.fsencode(str(root))) + SOCKET_SUFFIX
     if length > SOCKET_PATH_MAX:
         return (f"{root}: kernels' socket paths below this folder would be {length} bytes long, more than the "
@@ -182,10 +181,15 @@ def socket_path_problem(settings=None):
     return None
 
 
+def root_path(settings=None):
+    """Where the private root is: ``c.Sandbox.scratch_root``, else ``$TMPDIR/firstneuron-sandbox-UID``."""
+    configured = settings.scratch_root if settings is not None else ""
+    return Path(configured or Path(tempfile.gettempdir()) / f"firstneuron-sandbox-{os.geteuid()}")
+
+
 def private_root(settings=None):
     """The folder holding every kernel's folder: made with mode 0700, refused if someone else owns it."""
-    configured = settings.scratch_root if settings is not None else ""
-    root = Path(configured or Path(tempfile.gettempdir()) / f"firstneuron-sandbox-{os.geteuid()}")
+    root = root_path(settings)
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     info = root.lstat()
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
