@@ -571,6 +571,13 @@ class TrustedExecute(Execute):
                 outs.append(nbformat.v4.new_output("stream", name="stdout", text=note))
             return None
         out = super().output(outs, msg, display_id, cell_index)
+        if (out is not None and out.get("output_type") == "stream" and len(outs) > 1 and outs[-1] is out
+                and outs[-2].get("output_type") == "stream" and outs[-2].get("name") == out.get("name")):
+            # One stream output however the kernel's flushes fell (they depend on the machine's load),
+            # so a notebook graded in a busy class is the same file as graded alone.
+            outs.pop()
+            outs[-1]["text"] += out["text"]
+            return outs[-1]
         if out is not None and "data" in out:
             data = {k: v for k, v in out["data"].items() if k in SAFE_MIME}
             out["data"] = data or {"text/plain": "[output of a kind the grader does not keep]"}
