@@ -32,7 +32,7 @@ import sandbox
 from course import generate_release, grading_env, make_workspace, open_gradebook
 
 STAGE = "01-sigmoid"
-#: student -> (catalogue variants, hands in the blank release, score the local pool gives: test_grading_driver)
+#: student -> (catalogue variants, hands in the blank release, score the local pool gives)
 CLASS = {
     "ada": ((), False, 5.0),
     "ben": ((), True, 0.0),
@@ -137,14 +137,19 @@ def test_a_class_graded_on_a_dask_cluster_started_from_its_command_line(tmp_path
     address, client = dask_cluster
     monkeypatch.setenv("FIRSTNEURON_SEED", "7")
     workspace = make_course(tmp_path / "course")
+    local = shutil.copytree(workspace, tmp_path / "local")  # the same class, graded by the local pool
+    grading.grade_class(local, STAGE, force=True, sandbox=SANDBOX, workers=2, progress=False, echo=lambda line: None)
+    _, local_cells = gradebook_scores(local)
     run = subprocess.run(grade_command(workspace, "--scheduler", address), env=grading_env(),
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, \
         f"expected exit 0 from the --scheduler run, found {run.returncode}:\n{run.stderr[-3000:]}"
     assert summary_line(run.stdout).startswith(f"Summary: {len(CLASS)} graded (0 already done), 0 failed to grade"), \
         f"expected every submission graded once on the cluster, found:\n{run.stdout}"
-    scores, _ = gradebook_scores(workspace)  # test_grading_driver compares Dask and the local pool cell by cell
-    assert scores == SCORES, f"expected the local pool's scores (seed 7) from the cluster, found {scores}"
+    scores, cells = gradebook_scores(workspace)
+    assert scores == SCORES, f"expected the class's scores (seed 7) from the cluster, found {scores}"
+    assert cells == local_cells, \
+        f"expected the same score in every test cell on the cluster as on the local pool, found {cells} vs {local_cells}"
     rows = classroom.read_grades_csv(workspace / "grades.csv")
     assert sorted((r["student_id"], float(r["score"])) for r in rows) == sorted(SCORES.items()), \
         f"expected grades.csv to hold the cluster's scores, found {rows}"
