@@ -55,16 +55,9 @@ def grade(workspace, submissions, cell_timeout=None, echo=print, executor=None):
         stages_of.setdefault(stage, []).append(student)
     overrides = {"Execute": {"timeout": cell_timeout}} if cell_timeout else None
     use_sandbox = sandbox.warn_if_unavailable(echo)
-    pool = executor or grading.make_executor(min(len(submissions), os.cpu_count() or 1))[0]
-    outcomes = []
-    try:
-        for stage, students in stages_of.items():
-            outcomes += grading.grade_class(workspace, stage, students, force=True, sandbox=use_sandbox,
-                                            executor=pool, overrides=overrides, progress=False,
-                                            echo=lambda line: None)
-    finally:
-        if executor is None:
-            pool.shutdown()
+    outcomes = grading.grade_stages(workspace, stages_of, force=True, sandbox=use_sandbox, executor=executor,
+                                    workers=min(len(submissions), os.cpu_count() or 1) or 1, overrides=overrides,
+                                    progress=False, echo=lambda line: None)
     order = {key: i for i, key in enumerate(submissions)}
     outcomes.sort(key=lambda o: order.get((o.student, o.stage), 0))
     echo(grading.grading_summary(outcomes))

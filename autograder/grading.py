@@ -590,12 +590,18 @@ class Job:
     """One submission sent to a worker, kept until its result is in (to send it again if its worker dies)."""
 
     student: str
+    stage: str
     folder: Path
     digest: str
     note: str
     notebook: str
     files: dict
     sent: int = 0  # times sent to a worker
+
+    @property
+    def key(self):
+        """``STUDENT/STAGE``: which submission a worker holds (its claim)."""
+        return f"{self.student}/{self.stage}"
 
 
 class WorkerPool:
@@ -630,7 +636,7 @@ class WorkerPool:
 
     def submit(self, job, settings):
         job.sent += 1
-        claim = (str(self.claims), job.student) if self.claims is not None else None
+        claim = (str(self.claims), job.key) if self.claims is not None else None
         future = self.executor.submit(execute_submission, job.notebook, job.files, settings, claim)
         self.pending[future] = (job, settings)
 
@@ -663,7 +669,7 @@ class WorkerPool:
                 self.executor.shutdown(wait=True, cancel_futures=True)
             self.executor = self.replace()
         for job, settings in lost:
-            if job.student in culprits:
+            if job.key in culprits:
                 yield job, {"error": "the grader's worker died while grading it (killed, or out of memory)",
                             "died": True}
             elif self.replace is None or job.sent >= self.MAX_SENDS:
@@ -712,18 +718,32 @@ def worker_deaths(course, student, stage, digest, add=False):
     return count
 
 
-def grade_class(course, stage, students=None, force=False, sandbox=True, workers=None, scheduler=None,
-                executor=None, overrides=None, progress=True, warm=True, timings=None, echo=print):
-    """Grade every submission of `stage` in the nbgrader course folder `course`.
+def grade_class(course, stage, students=None, **options):
+    """Grade every submission of `stage` in the nbgrader course folder `course` (`grade_stages` of one stage).
+
+    `stage` is the assignment, e.g. ``"02-propagate"``; `students` only these
+    students (default: everyone who submitted); `options` as for `grade_stages`.
+
+    Returns
+    -------
+    outcomes : list of Outcome
+    """
+    return grade_stages(course, {stage: students}, **options)
+
+
+def grade_stages(course, stages, force=False, sandbox=True, workers=None, scheduler=None,
+                 executor=None, overrides=None, progress=True, warm=True, timings=None, echo=print):
+    """Grade the submissions of several stages in one pass: one pool of workers, then one feedback pass.
+
+    Every core stays busy across stages (a stage with fewer submissions than
+    cores does not leave the others idle, as grading stage after stage would).
 
     Parameters
     ----------
     course : path
         The course folder (with ``nbgrader_config.py``, ``submitted/``, the gradebook).
-    stage : str
-        The assignment, e.g. ``"02-propagate"``.
-    students : list of str, optional
-        Only these students (default: everyone who submitted).
+    stages : dict of str to list of str or None
+        ``{assignment: students}``, e.g. ``{"02-propagate": None}``: None is everyone who submitted it.
     force : bool, default=False
         Grade again what is already graded.
     sandbox : bool, default=True
@@ -757,18 +777,19 @@ def grade_class(course, stage, students=None, force=False, sandbox=True, workers
     config.TrustedExecute.sandbox = sandbox
     course_dir = CourseDirectory(config=config)
     todo, outcomes = [], []
-    for student, folder in submissions_of(course, stage, students):
-        mark = course / "autograded" / student / stage / DONE_MARK
-        digest = notebook_hash(folder)
-        if not force and mark.is_file() and mark.read_text().strip() == digest:
-            outcomes.append(Outcome(student, stage, True, skipped=True))
-            continue
-        if not force and worker_deaths(course, student, stage, digest) >= QUARANTINE:
-            outcomes.append(Outcome(student, stage, False, f"{folder}: quarantined for manual review: it killed "
-                                    f"the grader's worker {QUARANTINE} times (autograded/{student}/{stage}/"
-                                    f"{QUARANTINED}); grade it with --force after a look"))
-            continue
-        todo.append((student, folder, digest))
+    for stage, students in stages.items():
+        for student, folder in submissions_of(course, stage, students):
+            mark = course / "autograded" / student / stage / DONE_MARK
+            digest = notebook_hash(folder)
+            if not force and mark.is_file() and mark.read_text().strip() == digest:
+                outcomes.append(Outcome(student, stage, True, skipped=True))
+                continue
+            if not force and worker_deaths(course, student, stage, digest) >= QUARANTINE:
+                outcomes.append(Outcome(student, stage, False, f"{folder}: quarantined for manual review: it killed "
+                                        f"the grader's worker {QUARANTINE} times (autograded/{student}/{stage}/"
+                                        f"{QUARANTINED}); grade it with --force after a look"))
+                continue
+            todo.append((student, stage, folder, digest))
     if not todo:
         _fill_scores(course, outcomes)
         echo(grading_summary(outcomes))
@@ -801,7 +822,7 @@ def grade_class(course, stage, students=None, force=False, sandbox=True, workers
     bar = _progress(len(todo), progress)
     try:
         staging = course / STAGING / "submitted"
-        for student, folder, digest in todo:
+        for student, stage, folder, digest in todo:
             path = Path(folder) / f"{stage}.ipynb"
             try:
                 note = stage_submission(course_dir, stage, student, folder, staging, limits.max_notebook_bytes,
@@ -814,16 +835,16 @@ def grade_class(course, stage, students=None, force=False, sandbox=True, workers
                 outcomes.append(Outcome(student, stage, False, f"{path}: {type(error).__name__}: {error}"[:500]))
                 bar.update(1)
                 continue
-            pool.submit(Job(student, folder, digest, note, nbformat.writes(nb), files), settings)
+            pool.submit(Job(student, stage, folder, digest, note, nbformat.writes(nb), files), settings)
         digests = {}
         for job, result in pool.results():  # a job's notebook is not kept once recorded
-            student, folder, digest, note = job.student, job.folder, job.digest, job.note
+            student, stage, folder, digest, note = job.student, job.stage, job.folder, job.digest, job.note
             if result.get("died") and worker_deaths(course, student, stage, digest, add=True) >= QUARANTINE:
                 result["error"] += f"; it did so {QUARANTINE} times: quarantined for manual review"
             outcome = _record(api, stage, student, folder, note, result)
             shutil.rmtree(staging / student / stage, ignore_errors=True)
             outcomes.append(outcome)
-            digests[student] = digest
+            digests[student, stage] = digest
             bar.update(1)
             if not outcome.graded:
                 bar.write(f"not graded: {student} {stage}: {outcome.reason}")
@@ -915,7 +936,7 @@ def _all_feedback(api, course_dir, outcomes, digests, workers=None):
         name_as_submitted(course_dir, outcome.stage, outcome.student)
         mark = course / "autograded" / outcome.student / outcome.stage / DONE_MARK
         temporary = mark.with_suffix(".tmp")
-        temporary.write_text(digests[outcome.student] + "\n")
+        temporary.write_text(digests[outcome.student, outcome.stage] + "\n")
         os.replace(temporary, mark)
 
 

@@ -138,7 +138,7 @@ def kill_the_worker_of(course, student, killed, timeout=180):
     while time.monotonic() < end:
         for claim in claims.glob("*") if claims.is_dir() else []:
             try:
-                if claim.read_text() == student:
+                if claim.read_text() == f"{student}/{STAGE}":  # the claim names STUDENT/STAGE
                     time.sleep(1)
                     os.kill(int(claim.name), signal.SIGKILL)
                     killed.append(int(claim.name))
