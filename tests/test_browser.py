@@ -83,14 +83,20 @@ def lab(tmp_path_factory):
 
 
 @contextlib.contextmanager
-def lab_server(folder, tmp):
-    """`make lab` serving `folder` on a free local port (its settings and log in `tmp`); yields its URL."""
+def lab_server(folder, tmp, home=None):
+    """`make lab` serving `folder` on a free local port (its settings and log in `tmp`); yields its URL.
+
+    With `home`, the server runs as a learner whose HOME (their ``~/.jupyter`` and nbgrader's cache) is `home`.
+    """
     # A fresh JupyterLab profile: no restored tabs; every cell in the page (no windowing), so
     # the test sees every output.
     settings = tmp / "settings" / "@jupyterlab" / "notebook-extension"
     settings.mkdir(parents=True)
     (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if home is not None:
+        env = {k: v for k, v in env.items() if not k.startswith("JUPYTER")}
+        env["HOME"] = str(home)
     env.update(JUPYTERLAB_SETTINGS_DIR=str(tmp / "settings"), JUPYTERLAB_WORKSPACES_DIR=str(tmp / "workspaces"))
     port = free_port()
     args = (f"--no-browser --ServerApp.ip=127.0.0.1 --port={port} --IdentityProvider.token={TOKEN} "

@@ -1,4 +1,9 @@
-"""Validate in the learners' lab tells the truth (learner-lab/firstneuron_validate.py).
+"""The grade reaches the learner in the lab: the Assignment List with the grading service, and Validate.
+
+In a class (an exchange set up): a learner fetches, submits and fetches the feedback from
+nbgrader's Assignment List while `classroom serve` grades the submission.
+
+Validate in the learners' lab tells the truth (learner-lab/firstneuron_validate.py).
 
 In a real browser (Debian's chromium driven by Playwright, as tests/test_browser.py),
 `make lab` on a notebook whose mistake the visible tests miss (an ``optimize`` that prints
@@ -9,6 +14,7 @@ that the notebook passes all the tests.
 import json
 import os
 import re
+import subprocess
 import sys
 import urllib.request
 
@@ -17,7 +23,8 @@ import pytest
 
 import catalogue
 import course
-from test_browser import CHROMIUM, TOKEN, browser, lab_server, require_chromium  # noqa: F401  (fixtures)
+from test_browser import CHROMIUM, SHOTS, TOKEN, browser, lab_server, require_chromium  # noqa: F401  (fixtures)
+from test_exchange import instructor
 
 sys.path.insert(0, str(course.REPO / "learner-lab"))
 import firstneuron_validate  # noqa: E402
@@ -93,3 +100,76 @@ def test_validate_route_answers_in_nbgraders_format(lab):
     failed = answer.get("value", {}).get("failed", []) if answer.get("success") else []
     assert failed and any(HINT in entry["error"] for entry in failed), \
         f"expected nbgrader's format with a failed entry naming the mistake, found {answer}"
+
+
+CLASS_STAGE = "01-sigmoid"
+COURSE_ID = "firstneuron"
+LEARNER = "lea"
+#: The learner's mistake, and what the fetched feedback must say of it.
+CLASS_MISTAKE, CLASS_HINT, CLASS_SCORE = "sigmoid_sign_error", "a sign error", "Score: 3.0 / 5.0"
+
+
+@pytest.fixture(scope="module")
+def class_lab(tmp_path_factory):
+    """An instructor's course with 01-sigmoid released to an exchange, and a learner's lab that sees it."""
+    require_chromium()
+    root = tmp_path_factory.mktemp("assignment-list")
+    exchange = root / "exchange"
+    exchange.mkdir()
+    exchange.chmod(0o777)
+    config = f"c.CourseDirectory.course_id = {COURSE_ID!r}\nc.Exchange.root = {str(exchange)!r}\n"
+    workspace = course.make_workspace(root / "instructor")
+    with open(workspace / "nbgrader_config.py", "a") as f:
+        f.write(config + "c.ExchangeCollect.check_owner = False\n")  # one OS account plays both (test_exchange.py)
+    instructor(["generate_assignment", CLASS_STAGE, "--force"], workspace, "create the release")
+    instructor(["release_assignment", CLASS_STAGE], workspace, "put the release in the exchange")
+    home = root / LEARNER
+    (home / ".jupyter").mkdir(parents=True)
+    (home / ".jupyter" / "nbgrader_config.py").write_text(
+        "c = get_config()  # noqa: F821\n" + config + f"c.CourseDirectory.student_id = {LEARNER!r}\n"
+        # Where Fetch puts assignments (nbgrader's default is the server's working folder: `make lab`'s notebooks/).
+        f"c.Exchange.assignment_dir = {str(home)!r}\n")
+    with lab_server(home, tmp_path_factory.mktemp("assignment-list-lab"), home=home) as url:
+        yield url, workspace, home
+
+
+def test_a_learner_submits_and_fetches_feedback_from_the_assignment_list(browser, class_lab):  # noqa: F811
+    url, workspace, home = class_lab
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(120_000)  # a loaded machine; each step takes seconds
+    try:
+        page.goto(f"{url}/lab/workspaces/assignments?reset&token={TOKEN}")
+        page.wait_for_selector(".jp-LabShell", state="attached")
+        page.keyboard.press("Control+Shift+c")
+        page.locator(".lm-CommandPalette-input").fill("Assignment List")
+        page.keyboard.press("Enter")
+        page.get_by_role("button", name="Fetch", exact=True).click()
+        submit = page.get_by_role("button", name="Submit", exact=True)
+        submit.wait_for()
+        # The learner's work, as they saved it in the fetched notebook.
+        notebook = course.notebook_path(home, CLASS_STAGE)
+        assert notebook.is_file(), f"expected the Assignment List's Fetch to put {notebook} in place"
+        nbformat.write(catalogue.build_submission(CLASS_STAGE, [CLASS_MISTAKE], release_dir=home), str(notebook))
+        submit.click()
+        page.get_by_role("button", name="Fetch Feedback", exact=True).wait_for()
+
+        served = subprocess.run([sys.executable, "-m", "classroom", "serve", "--course", str(workspace), "--once"],
+                                cwd=workspace, env=course.grading_env(), capture_output=True, text=True, timeout=300)
+        assert served.returncode == 0 and f"{LEARNER}  {CLASS_STAGE}  3/5" in served.stdout, \
+            f"expected one pass of the service to grade {LEARNER}'s submission 3/5, found:\n{served.stdout}{served.stderr}"
+
+        page.get_by_role("button", name="Fetch Feedback", exact=True).click()
+        view = page.get_by_text("(view feedback)")
+        view.wait_for()
+        page.screenshot(path=str(SHOTS / "assignment-list-feedback.png"))
+        pages = sorted(home.glob(f"{CLASS_STAGE}/feedback/*/{CLASS_STAGE}.html"))
+        assert pages, f"expected the fetched feedback page under {home / CLASS_STAGE / 'feedback'}"
+        text = pages[-1].read_text()
+        assert CLASS_SCORE in text and CLASS_HINT in text and "BEGIN HIDDEN TESTS" not in text, \
+            f"expected the fetched page to show {CLASS_SCORE!r} and name the mistake ({CLASS_HINT!r}), hidden tests hidden"
+        view.click()  # nbgrader's link takes the file browser to the fetched page
+        page.locator(".jp-DirListing-item", has_text=f"{CLASS_STAGE}.html").dblclick()
+        page.wait_for_selector(f".lm-TabBar-tab:has-text('{CLASS_STAGE}.html')")  # JupyterLab's HTML viewer
+        page.screenshot(path=str(SHOTS / "assignment-list-feedback-page.png"))
+    finally:
+        page.close()
