@@ -19,6 +19,7 @@ contrast, underlined links, scrollable formulas reachable by keyboard) and
 carries a Content-Security-Policy that forbids every script, behind
 `sanitize.SanitizeLearnerContent`, which already made the learner's markdown inert.
 """
+import functools
 import html
 import re
 
@@ -206,6 +207,7 @@ MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.S)
 MTEXT = re.compile(r"<mtext>[^<]*</mtext>")
 
 
+@functools.lru_cache(maxsize=4096)  # the course's formulas come back on every page
 def math_to_mathml(text):
     """Replace every ``$...$`` and ``$$...$$`` of `text` by MathML; escape the rest.
 

@@ -28,6 +28,7 @@ executor) and again before a feedback page is drawn:
 Output *data* is filtered elsewhere: the executor keeps only inert MIME types
 (``trusted.SAFE_MIME``), and so does the feedback's ``feedback_filter.InertOutputs``.
 """
+import functools
 import html
 import math
 import re
@@ -141,8 +142,21 @@ def is_clean_markdown(source, attachments=None):
     """True when the sanitizer leaves the rendering of `source` unchanged.
 
     A source that nbconvert cannot render (an ``attachment:`` link to a missing
-    attachment, for one) is not clean.
+    attachment, for one) is not clean.  The answer for a source without
+    attachments is remembered: the course's own cells come back in every
+    submission, and each is checked twice (grading, then the feedback page).
     """
+    if not attachments:
+        return _is_clean_text(source)
+    return _is_clean(source, attachments)
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_clean_text(source):
+    return _is_clean(source, None)
+
+
+def _is_clean(source, attachments):
     try:
         rendered = render_markdown(source, attachments)
     except Exception:  # noqa: BLE001 - nbconvert raises InvalidNotebook, mistune others: not clean
