@@ -732,7 +732,7 @@ def grade_class(course, stage, students=None, **options):
 
 
 def grade_stages(course, stages, force=False, sandbox=True, workers=None, scheduler=None,
-                 executor=None, overrides=None, progress=True, warm=True, timings=None, echo=print):
+                 executor=None, overrides=None, progress=True, warm=True, timings=None, echo=print, on_done=None):
     """Grade the submissions of several stages in one pass: one pool of workers, then one feedback pass.
 
     Every core stays busy across stages (a stage with fewer submissions than
@@ -761,7 +761,11 @@ def grade_stages(course, stages, force=False, sandbox=True, workers=None, schedu
     warm : bool, default=True
         Let each worker boot its next sandboxed kernel while it grades (off for a single submission).
     timings : dict, optional
-        Filled with the seconds of ``"grading"`` (until every grade is in) and ``"feedback"``.
+        Filled with the seconds of ``"grading"`` (until every grade is in) and ``"feedback"``
+        (until the last feedback page is written after that).
+    on_done : callable, optional
+        Called with each graded `Outcome` as soon as its feedback page is written and its
+        scores read (the grading service releases it then), while the others are graded.
 
     Returns
     -------
@@ -820,6 +824,8 @@ def grade_stages(course, stages, force=False, sandbox=True, workers=None, schedu
     replay.Autograde.autograde_preprocessors = [ReplayExecute, *steps[1:]]  # the first is Execute
     api = NbGraderAPI(CourseDirectory(config=replay), config=replay)
     bar = _progress(len(todo), progress)
+    digests = {}
+    feedback = FeedbackPass(api, course_dir, digests, len(todo), workers, on_done)
     try:
         staging = course / STAGING / "submitted"
         for student, stage, folder, digest in todo:
@@ -836,7 +842,6 @@ def grade_stages(course, stages, force=False, sandbox=True, workers=None, schedu
                 bar.update(1)
                 continue
             pool.submit(Job(student, stage, folder, digest, note, nbformat.writes(nb), files), settings)
-        digests = {}
         for job, result in pool.results():  # a job's notebook is not kept once recorded
             student, stage, folder, digest, note = job.student, job.stage, job.folder, job.digest, job.note
             if result.get("died") and worker_deaths(course, student, stage, digest, add=True) >= QUARANTINE:
@@ -848,19 +853,23 @@ def grade_stages(course, stages, force=False, sandbox=True, workers=None, schedu
             bar.update(1)
             if not outcome.graded:
                 bar.write(f"not graded: {student} {stage}: {outcome.reason}")
+            else:
+                feedback.add(outcome)  # made while the others are graded
+            feedback.collect()
         timings["grading"] = time.monotonic() - start
         bar.close()
-        _all_feedback(api, course_dir, [o for o in outcomes if o.graded and not o.skipped], digests, workers)
+        feedback.collect(wait=True)
         timings["feedback"] = time.monotonic() - start - timings["grading"]
     finally:
         bar.close()
+        feedback.close()
         if pool.claims is not None:
             shutil.rmtree(pool.claims, ignore_errors=True)  # what workers that died held
         _remove_empty_folders(course / STAGING)  # empty once every staged copy was graded
         executor = pool.executor  # a replacement, when a worker died
         if own_executor:
             stop_executor(executor, pool.pending, client)
-    _fill_scores(course, outcomes)
+    _fill_scores(course, [o for o in outcomes if id(o) not in feedback.filled])  # those skipped as done
     echo(grading_summary(outcomes))
     echo(f"  grading {timings.get('grading', 0):.0f} s, then feedback {timings.get('feedback', 0):.0f} s")
     return outcomes
@@ -916,28 +925,76 @@ def make_feedback(stage, student):
     return "" if result.get("success") else last_error_line(result.get("error") or result.get("log") or "failed")
 
 
-def _all_feedback(api, course_dir, outcomes, digests, workers=None):
-    """The feedback pages of `outcomes`, on every core of this machine, then the marks that say they are done."""
-    course = Path(course_dir.root)
-    if len(outcomes) > 2:
-        import multiprocessing
+class FeedbackPass:
+    """The feedback pages of graded outcomes, made as each grade comes in, on every core of this machine.
 
-        with concurrent.futures.ProcessPoolExecutor(
-                max_workers=min(len(outcomes), workers or os.cpu_count() or 1), initializer=feedback_init,
-                initargs=(os.getpid(), str(course)), mp_context=multiprocessing.get_context("forkserver")) as pool:
-            failures = list(pool.map(make_feedback, [o.stage for o in outcomes], [o.student for o in outcomes]))
-    else:
-        _FEEDBACK["api"] = api
-        failures = [make_feedback(o.stage, o.student) for o in outcomes]
-    for outcome, failure in zip(outcomes, failures):
+    Pages are made by a pool of processes while the other submissions are still
+    graded (in this process when there are two submissions or fewer).  Once a
+    page is written, the outcome is marked done, its scores are read from the
+    gradebook and `on_done` is called with it.
+
+    Parameters
+    ----------
+    api : nbgrader.apps.NbGraderAPI
+    course_dir : nbgrader.coursedir.CourseDirectory
+    digests : dict
+        ``{(student, stage): digest}`` of the graded notebooks (the done marks), filled by the driver.
+    expected : int
+        How many submissions may be graded (decides whether a pool is worth its start).
+    workers : int, optional
+        Processes of the pool (default: every core).
+    on_done : callable, optional
+    """
+
+    def __init__(self, api, course_dir, digests, expected, workers=None, on_done=None):
+        self.api, self.course_dir, self.digests, self.on_done = api, course_dir, digests, on_done
+        self.course = Path(course_dir.root)
+        self.expected, self.workers = expected, workers
+        self.pool, self.pending, self.filled = None, {}, set()
+
+    def add(self, outcome):
+        """Start the page of `outcome` (graded)."""
+        if self.expected <= 2:
+            _FEEDBACK["api"] = self.api
+            self._finish(outcome, make_feedback(outcome.stage, outcome.student))
+            return
+        if self.pool is None:
+            import multiprocessing
+
+            self.pool = concurrent.futures.ProcessPoolExecutor(
+                max_workers=min(self.expected, self.workers or os.cpu_count() or 1), initializer=feedback_init,
+                initargs=(os.getpid(), str(self.course)), mp_context=multiprocessing.get_context("forkserver"))
+        self.pending[self.pool.submit(make_feedback, outcome.stage, outcome.student)] = outcome
+
+    def collect(self, wait=False):
+        """Finish the pages that are ready (with `wait`, every page started)."""
+        if wait and self.pending:
+            concurrent.futures.wait(self.pending)
+        for future in [f for f in self.pending if f.done()]:
+            outcome = self.pending.pop(future)
+            try:
+                failure = future.result()
+            except Exception as error:  # a feedback process lost: this page only
+                failure = f"{type(error).__name__}: {error}"[:300] or "failed"
+            self._finish(outcome, failure)
+
+    def _finish(self, outcome, failure):
         if failure:
             outcome.graded, outcome.reason = False, f"feedback: {failure}"
-            continue
-        name_as_submitted(course_dir, outcome.stage, outcome.student)
-        mark = course / "autograded" / outcome.student / outcome.stage / DONE_MARK
+            return
+        name_as_submitted(self.course_dir, outcome.stage, outcome.student)
+        mark = self.course / "autograded" / outcome.student / outcome.stage / DONE_MARK
         temporary = mark.with_suffix(".tmp")
-        temporary.write_text(digests[outcome.student, outcome.stage] + "\n")
+        temporary.write_text(self.digests[outcome.student, outcome.stage] + "\n")
         os.replace(temporary, mark)
+        _fill_scores(self.course, [outcome])
+        self.filled.add(id(outcome))
+        if self.on_done is not None:
+            self.on_done(outcome)
+
+    def close(self):
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def name_as_submitted(course_dir, stage, student):

@@ -327,13 +327,8 @@ class Service:
                 continue
             records.add_attempt(key, time.time())
             to_grade.setdefault(stage, []).append(submission)
-        outcomes = []
-        size = self.workers or os.cpu_count() or 1  # one per worker: feedback released as each group is done
-        for stage, submissions in to_grade.items():
-            submissions.sort(key=lambda s: s.timestamp)  # the oldest first
-            for start in range(0, len(submissions), size):
-                outcomes += self._grade(stage, submissions[start:start + size])
-        return outcomes
+        submissions = sorted((s for group in to_grade.values() for s in group), key=lambda s: s.timestamp)
+        return self._grade(submissions) if submissions else []
 
     def _collect(self, submission):
         from nbgrader.utils import temp_attrs  # what nbgrader's API uses to aim at one student
@@ -344,32 +339,46 @@ class Service:
             reason = last_error_line((result or {}).get("error") or (result or {}).get("log") or "collect failed")
             self.echo(f"{stamp()}  {submission.student}  {submission.stage}  not collected: {reason}")
 
-    def _grade(self, stage, submissions):
-        """Grade `submissions` of `stage` with the class driver; a batch that breaks is graded one by one."""
-        students = [s.student for s in submissions]
+    def _grade(self, submissions):
+        """Grade `submissions` (of any stages) in one pass of the class driver; each is released as soon as
+        its feedback is written, while the others are graded.  A pass that breaks is graded one by one."""
+        by_key = {(s.student, s.stage): s for s in submissions}
+        handled = set()
+
+        def done(outcome):
+            submission = by_key.get((outcome.student, outcome.stage))
+            if submission is not None:
+                handled.add(id(submission))
+                self._after_grading(submission, outcome)
+
         try:
-            outcomes = self._grade_class(stage, students)
+            outcomes = self._grade_class(submissions, done)
         except Exception as error:  # a worker lost, the executor broken: each alone, on a fresh executor
             self._stop_executor()
-            if len(students) == 1:
-                outcomes = [grading.Outcome(students[0], stage, False, f"{type(error).__name__}: {error}"[:300])]
+            left = [s for s in submissions if id(s) not in handled]
+            if len(submissions) == 1:
+                outcomes = [grading.Outcome(s.student, s.stage, False, f"{type(error).__name__}: {error}"[:300])
+                            for s in left]
             else:
                 outcomes = []
-                for submission in submissions:
-                    outcomes += self._grade(stage, [submission])
+                for submission in left:
+                    outcomes += self._grade([submission])
                 return outcomes
-        by_student = {s.student: s for s in submissions}
-        for outcome in outcomes:
-            submission = by_student.get(outcome.student)
-            if submission is not None:
+        for outcome in outcomes:  # those not graded (done was called for the others)
+            submission = by_key.get((outcome.student, outcome.stage))
+            if submission is not None and id(submission) not in handled:
+                handled.add(id(submission))
                 self._after_grading(submission, outcome)
         return outcomes
 
-    def _grade_class(self, stage, students):
+    def _grade_class(self, submissions, on_done):
         if self.executor is None:
             self.executor, self.client = grading.make_executor(self.workers, self.scheduler)
-        return grading.grade_class(self.course, stage, students, force=True, sandbox=self.sandbox,
-                                   executor=self.executor, progress=False, echo=lambda line: None)
+        stages = {}
+        for submission in submissions:
+            stages.setdefault(submission.stage, []).append(submission.student)
+        return grading.grade_stages(self.course, stages, force=True, sandbox=self.sandbox, executor=self.executor,
+                                    workers=self.workers, progress=False, echo=lambda line: None, on_done=on_done)
 
     def _after_grading(self, submission, outcome):
         records = Records(self.course, submission.student, submission.stage)
