@@ -733,10 +733,12 @@ def grade_class(course, stage, students=None, **options):
 
 def grade_stages(course, stages, force=False, sandbox=True, workers=None, scheduler=None,
                  executor=None, overrides=None, progress=True, warm=True, timings=None, echo=print, on_done=None):
-    """Grade the submissions of several stages in one pass: one pool of workers, then one feedback pass.
+    """Grade the submissions of several stages in one pass: one pool of workers, feedback made alongside.
 
     Every core stays busy across stages (a stage with fewer submissions than
-    cores does not leave the others idle, as grading stage after stage would).
+    cores does not leave the others idle, as grading stage after stage would),
+    and each feedback page is made while the other submissions are graded
+    (`FeedbackPass`).
 
     Parameters
     ----------
@@ -824,8 +826,7 @@ def grade_stages(course, stages, force=False, sandbox=True, workers=None, schedu
     replay.Autograde.autograde_preprocessors = [ReplayExecute, *steps[1:]]  # the first is Execute
     api = NbGraderAPI(CourseDirectory(config=replay), config=replay)
     bar = _progress(len(todo), progress)
-    digests = {}
-    feedback = FeedbackPass(api, course_dir, digests, len(todo), workers, on_done)
+    feedback = FeedbackPass(api, course_dir, len(todo), workers, on_done)
     try:
         staging = course / STAGING / "submitted"
         for student, stage, folder, digest in todo:
@@ -849,12 +850,11 @@ def grade_stages(course, stages, force=False, sandbox=True, workers=None, schedu
             outcome = _record(api, stage, student, folder, note, result)
             shutil.rmtree(staging / student / stage, ignore_errors=True)
             outcomes.append(outcome)
-            digests[student, stage] = digest
             bar.update(1)
             if not outcome.graded:
                 bar.write(f"not graded: {student} {stage}: {outcome.reason}")
             else:
-                feedback.add(outcome)  # made while the others are graded
+                feedback.add(outcome, digest)  # made while the others are graded
             feedback.collect()
         timings["grading"] = time.monotonic() - start
         bar.close()
@@ -937,8 +937,6 @@ class FeedbackPass:
     ----------
     api : nbgrader.apps.NbGraderAPI
     course_dir : nbgrader.coursedir.CourseDirectory
-    digests : dict
-        ``{(student, stage): digest}`` of the graded notebooks (the done marks), filled by the driver.
     expected : int
         How many submissions may be graded (decides whether a pool is worth its start).
     workers : int, optional
@@ -946,17 +944,17 @@ class FeedbackPass:
     on_done : callable, optional
     """
 
-    def __init__(self, api, course_dir, digests, expected, workers=None, on_done=None):
-        self.api, self.course_dir, self.digests, self.on_done = api, course_dir, digests, on_done
+    def __init__(self, api, course_dir, expected, workers=None, on_done=None):
+        self.api, self.course_dir, self.on_done = api, course_dir, on_done
         self.course = Path(course_dir.root)
         self.expected, self.workers = expected, workers
         self.pool, self.pending, self.filled = None, {}, set()
 
-    def add(self, outcome):
-        """Start the page of `outcome` (graded)."""
+    def add(self, outcome, digest):
+        """Start the page of `outcome` (graded); `digest` is its notebook's, written to its done mark."""
         if self.expected <= 2:
             _FEEDBACK["api"] = self.api
-            self._finish(outcome, make_feedback(outcome.stage, outcome.student))
+            self._finish(outcome, digest, make_feedback(outcome.stage, outcome.student))
             return
         if self.pool is None:
             import multiprocessing
@@ -964,28 +962,28 @@ class FeedbackPass:
             self.pool = concurrent.futures.ProcessPoolExecutor(
                 max_workers=min(self.expected, self.workers or os.cpu_count() or 1), initializer=feedback_init,
                 initargs=(os.getpid(), str(self.course)), mp_context=multiprocessing.get_context("forkserver"))
-        self.pending[self.pool.submit(make_feedback, outcome.stage, outcome.student)] = outcome
+        self.pending[self.pool.submit(make_feedback, outcome.stage, outcome.student)] = (outcome, digest)
 
     def collect(self, wait=False):
         """Finish the pages that are ready (with `wait`, every page started)."""
         if wait and self.pending:
             concurrent.futures.wait(self.pending)
         for future in [f for f in self.pending if f.done()]:
-            outcome = self.pending.pop(future)
+            outcome, digest = self.pending.pop(future)
             try:
                 failure = future.result()
             except Exception as error:  # a feedback process lost: this page only
                 failure = f"{type(error).__name__}: {error}"[:300] or "failed"
-            self._finish(outcome, failure)
+            self._finish(outcome, digest, failure)
 
-    def _finish(self, outcome, failure):
+    def _finish(self, outcome, digest, failure):
         if failure:
             outcome.graded, outcome.reason = False, f"feedback: {failure}"
             return
         name_as_submitted(self.course_dir, outcome.stage, outcome.student)
         mark = self.course / "autograded" / outcome.student / outcome.stage / DONE_MARK
         temporary = mark.with_suffix(".tmp")
-        temporary.write_text(self.digests[outcome.student, outcome.stage] + "\n")
+        temporary.write_text(digest + "\n")
         os.replace(temporary, mark)
         _fill_scores(self.course, [outcome])
         self.filled.add(id(outcome))
