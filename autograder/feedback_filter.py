@@ -31,6 +31,7 @@ from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades, NbGraderPreprocessor
 from nbgrader.utils import is_grade, is_solution
 
+import sanitize
 from sanitize import SanitizeLearnerContent
 
 NOT_ATTEMPTED = "Not attempted yet: replace `raise NotImplementedError()` with your code."
@@ -207,7 +208,6 @@ MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.S)
 MTEXT = re.compile(r"<mtext>[^<]*</mtext>")
 
 
-@functools.lru_cache(maxsize=4096)  # the course's formulas come back on every page
 def math_to_mathml(text):
     """Replace every ``$...$`` and ``$$...$$`` of `text` by MathML; escape the rest.
 
@@ -221,6 +221,13 @@ def math_to_mathml(text):
     markup : str
         HTML. A formula that cannot be converted is shown as its TeX source in ``<code>``.
     """
+    if len(text) <= sanitize.CACHED_CHARS:  # the course's formulas come back on every page
+        return _cached_mathml(text)
+    return _math_to_mathml(text)
+
+
+def _math_to_mathml(text):
+    """`math_to_mathml` itself."""
     parts, end = [], 0
     for match in MATH.finditer(text):
         parts.append(html.escape(text[end:match.start()], quote=False))
@@ -237,6 +244,9 @@ def math_to_mathml(text):
         end = match.end()
     parts.append(html.escape(text[end:], quote=False))
     return "".join(parts)
+
+
+_cached_mathml = functools.lru_cache(maxsize=4096)(_math_to_mathml)
 
 
 def docstring_line(source):

@@ -146,9 +146,14 @@ def is_clean_markdown(source, attachments=None):
     attachments is remembered: the course's own cells come back in every
     submission, and each is checked twice (grading, then the feedback page).
     """
-    if not attachments:
+    if not attachments and len(source) <= CACHED_CHARS:
         return _is_clean_text(source)
     return _is_clean(source, attachments)
+
+
+#: Longest source whose verdict is remembered (the course's cells are far shorter; a learner's
+#: huge cells are checked each time, so the memory the cache holds stays bounded).
+CACHED_CHARS = 20_000
 
 
 @functools.lru_cache(maxsize=1024)
