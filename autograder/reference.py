@@ -38,6 +38,7 @@ import numpy as np
 
 __all__ = [
     "sigmoid",
+    "softplus",
     "flatten_and_standardize",
     "initialize_with_zeros",
     "propagate",
@@ -87,6 +88,13 @@ def _softplus(z):
     s : ndarray of float64, same shape as `z`, values ``>= 0``
     """
     return np.maximum(z, 0.0) + np.log1p(_exp_neg_abs(z))
+
+
+#: ``softplus(z) = log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|))``, elementwise and stable:
+#: the public name of `_softplus` (parameters and returns in its docstring), for the checks'
+#: fingerprints of the cost. The reference's own functions call `_softplus`, so that a stage's
+#: ``given.py`` copies it as a private helper and hands learners only the graded functions.
+softplus = _softplus
 
 
 def _as_float_array(x, name):

@@ -120,6 +120,18 @@ def test_sigmoid_stable_under_errstate_raise():
                                rtol=1e-12, atol=0, err_msg="sigmoid at extreme inputs")
 
 
+def test_softplus_is_log_one_plus_exp_and_gives_the_logs_of_sigmoid():
+    z = np.linspace(-30.0, 30.0, 61)
+    np.testing.assert_allclose(R.softplus(z), np.log1p(np.exp(z)), rtol=1e-12, atol=0,
+                               err_msg="softplus(z): expected log(1 + exp(z))")
+    # The naive log(sigmoid(z)) near 0 (z >> 0) is what loses digits: an absolute tolerance of 1e-15.
+    np.testing.assert_allclose(-R.softplus(-z), np.log(R.sigmoid(z)), rtol=1e-12, atol=1e-15,
+                               err_msg="-softplus(-z): expected log(sigmoid(z))")
+    with np.errstate(all="raise"):
+        far = R.softplus(np.array([-800.0, 800.0]))
+    np.testing.assert_array_equal(far, [0.0, 800.0], err_msg="softplus(±800): expected [0, 800] without overflow")
+
+
 # --- flatten_and_standardize -----------------------------------------------------
 
 

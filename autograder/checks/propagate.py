@@ -68,8 +68,8 @@ def _cost_parts(w, b, X, Y, use_b=True):
 
 def _cost_of(Z, Y, both_log_a=False):
     m = Z.shape[1]
-    log_a = -reference._softplus(-Z)
-    log_1ma = -reference._softplus(Z)
+    log_a = -reference.softplus(-Z)
+    log_1ma = -reference.softplus(Z)
     if both_log_a:
         log_1ma = log_a
     return float(-np.sum(Y * log_a + (1 - Y) * log_1ma) / m)
@@ -119,7 +119,7 @@ def _squared(A, Y):
 
 
 def _first_term(Z, Y):
-    return float(np.sum(Y * reference._softplus(-Z)) / Y.shape[1])
+    return float(np.sum(Y * reference.softplus(-Z)) / Y.shape[1])
 
 
 def _grads(w, b, X, Y, scale_dw=1.0, scale_db=1.0, sign=1.0, use_b=True):
