@@ -5,6 +5,9 @@ caught and named by the hidden tests as the notebooks call them; no correct
 variant loses a point.
 """
 import ast
+import importlib
+import shutil
+import sys
 import types
 from pathlib import Path
 
@@ -42,6 +45,43 @@ def test_every_graded_function_has_a_hidden_check():
     graded = {f for functions in course.GRADED_FUNCTIONS.values() for f in functions}
     assert set(CHECKED.values()) == graded, \
         f"expected hidden checks of {sorted(graded)} (the stage registry), found {sorted(set(CHECKED.values()))}"
+
+
+def test_the_package_re_exports_each_lesson_modules_documented_checks():
+    folder = Path(checks.__file__).parent
+    expected = sorted(path.stem for path in folder.glob("*.py") if path.stem not in ("__init__", "core"))
+    found = [module.__name__.rpartition(".")[2] for module in checks.lesson_modules()]
+    assert found == expected, f"expected the lesson modules {expected}, found {found}"
+    for module in checks.lesson_modules():
+        defined = {name for name, value in vars(module).items()
+                   if name.startswith("check_") and getattr(value, "__module__", None) == module.__name__}
+        assert defined <= set(module.__all__), \
+            f"expected every check of {module.__name__} in its __all__, missing {sorted(defined - set(module.__all__))}"
+        for name in module.__all__:
+            assert getattr(checks, name, None) is getattr(module, name), \
+                f"expected checks.{name} to be {module.__name__}.{name}, found {getattr(checks, name, None)!r}"
+            assert (getattr(module, name).__doc__ or "").strip(), \
+                f"expected a docstring saying what {module.__name__}.{name} checks, found none"
+    shared = ("CheckFailure", "Mistake", "diagnose", "learner_frames", "substituted", "new_seed")
+    missing = [name for name in shared if name not in checks.__all__]
+    assert not missing, f"expected checks to re-export core's {shared}, missing {missing}"
+
+
+def test_a_new_lesson_module_is_found_without_editing_the_package(tmp_path, monkeypatch):
+    copy = tmp_path / "checks_with_a_sixth_stage"
+    shutil.copytree(Path(checks.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "newstage.py").write_text('"""A sixth stage."""\n__all__ = ["check_newstage"]\n\n\n'
+                                      'def check_newstage(function, seed=None):\n    """Nothing yet."""\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        package = importlib.import_module(copy.name)
+        assert "check_newstage" in package.__all__, f"expected check_newstage exported, found {package.__all__}"
+        assert package.check_newstage is importlib.import_module(f"{copy.name}.newstage").check_newstage
+        assert set(package.__all__) == set(checks.__all__) | {"check_newstage"}, \
+            f"expected the package's names and check_newstage, found {sorted(package.__all__)}"
+    finally:
+        for name in [name for name in sys.modules if name.split(".")[0] == copy.name]:
+            del sys.modules[name]
 
 
 def as_learner(function):

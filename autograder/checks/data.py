@@ -10,6 +10,8 @@ from firstneuron.testing import assert_array, assert_integer
 
 from .core import Mistake, call_without_mutation, check_origin, close, diagnose, fail, new_seed, require
 
+__all__ = ["check_dataset_sizes", "check_flatten_and_standardize"]
+
 
 @functools.lru_cache(maxsize=1)
 def _builtin_shapes():

@@ -16,6 +16,8 @@ from firstneuron.testing import assert_array
 
 from .core import CheckFailure, Mistake, call_without_mutation, check_origin, close, fail, new_seed, require
 
+__all__ = ["check_montage", "check_montage_canvas", "check_montage_background", "check_montage_places"]
+
 
 def _montage_shape(k, h, w, channels=(), n=None, outer=1, inner=1):
     n = math.isqrt(k - 1) + 1 if n is None else n

@@ -20,6 +20,14 @@ from .core import (
     require, wrong_order,
 )
 
+__all__ = [
+    "check_optimize",
+    "check_optimize_steps",
+    "check_optimize_costs",
+    "check_optimize_printing",
+    "check_optimize_inputs",
+]
+
 NAME = "optimize"
 #: The def line the notebook gives; the notebook's training cell calls optimize with these keywords.
 SIGNATURE = "optimize(w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=False)"

@@ -13,6 +13,8 @@ from .core import (
     logistic_problem, new_seed, require, substituted,
 )
 
+__all__ = ["check_predict", "check_model"]
+
 
 PREDICT_MISTAKES = [
     Mistake("predict_returns_probabilities", "the probabilities A are returned; predict turns them into "

@@ -9,6 +9,14 @@ from .core import (
     logistic_problem, new_seed, require, wrong_order,
 )
 
+__all__ = [
+    "check_initialize_with_zeros",
+    "check_propagate_cost",
+    "check_propagate_gradients",
+    "finite_difference_gradients",
+    "relative_error",
+]
+
 
 def relative_error(a, b):
     """|a - b| / max(1e-8, |a| + |b|), with norms for arrays (CS231n's measure of agreement)."""

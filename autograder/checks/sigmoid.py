@@ -6,6 +6,8 @@ from firstneuron.testing import assert_array, describe
 
 from .core import Mistake, call_without_mutation, check_origin, close, diagnose, fail, new_seed, require
 
+__all__ = ["check_sigmoid"]
+
 
 SIGMOID_MISTAKES = [
     Mistake("sigmoid_sign_error",
