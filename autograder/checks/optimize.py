@@ -26,6 +26,7 @@ __all__ = [
     "check_optimize_costs",
     "check_optimize_printing",
     "check_optimize_inputs",
+    "ignored_arguments",
 ]
 
 NAME = "optimize"
@@ -100,21 +101,29 @@ def _match_optimize(mistakes, params, costs, w, b, X, Y):
     return None
 
 
-def _ignored_argument(run, changes, same):
-    """The name of the one argument whose change leaves the result unchanged, or None.
+def ignored_arguments(run, changes, same):
+    """The arguments whose change alone leaves the result of the learner's function the same.
+
+    An argument the function does not use (a number written in the code instead) is found by
+    changing it alone: the result does not change. optimize's check and model's use this search.
 
     Parameters
     ----------
     run : callable
-        ``run(**change)`` calls the learner's function with one argument changed and returns its result.
+        ``run(**change)`` returns the learner's result with the arguments in `change` changed
+        (``run()``: as the check called it). It may call the function, or read a result made before.
     changes : dict
-        ``{argument name: the changed value}``; each is tried alone.
+        ``{argument name: its changed value}``; each is tried alone, in this order, after ``run()``.
     same : callable
-        ``same(result_a, result_b)``: whether two results are the same.
+        ``same(result, changed_result)``: whether the result with one argument changed is the same.
+
+    Returns
+    -------
+    ignored : list of str
+        The names of `changes` whose change left the result the same, in the order of `changes`.
     """
     base = run()
-    ignored = [arg for arg, value in changes.items() if same(base, run(**{arg: value}))]
-    return ignored[0] if len(ignored) == 1 else None
+    return [argument for argument, value in changes.items() if same(base, run(**{argument: value}))]
 
 
 IGNORED_HINT = {
@@ -205,13 +214,13 @@ def _run(optimize, seed, w, b, X, Y, num_iterations, learning_rate, print_cost=F
 def _diagnosis(optimize, seed, w, b, X, Y, num_iterations, learning_rate, params, costs, keywords):
     """The mistake that explains wrong values: an argument found ignored by changing it alone, else a fingerprint."""
     probe = num_iterations if num_iterations > 1 else 120
-    ignored = _ignored_argument(
+    ignored = ignored_arguments(
         lambda **change: _run(optimize, seed, w, b, X, Y, change.get("num_iterations", probe),
                               change.get("learning_rate", learning_rate), keywords=keywords)[0][0],
         {"learning_rate": learning_rate * 3, "num_iterations": probe + 150},
         lambda p, q: close(p["w"], q["w"]) and close(p["b"], q["b"]))
-    if ignored:
-        return Mistake(f"{ignored}_ignored", IGNORED_HINT[ignored], None)
+    if len(ignored) == 1:  # both: optimize may not train at all, which neither name explains
+        return Mistake(f"{ignored[0]}_ignored", IGNORED_HINT[ignored[0]], None)
     return _match_optimize(_optimize_mistakes(num_iterations, learning_rate), params, costs, w, b, X, Y)
 
 

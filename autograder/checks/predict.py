@@ -12,6 +12,7 @@ from .core import (
     CheckFailure, Mistake, PROBLEM_SIZES, call_without_mutation, check_origin, close, diagnose_all, fail,
     logistic_problem, new_seed, require, substituted,
 )
+from .optimize import ignored_arguments
 
 __all__ = ["check_predict", "check_model"]
 
@@ -93,6 +94,57 @@ def _predict_diagnosis(founds, cases):
 
 
 MODEL_KEYS = ("costs", "Y_prediction_test", "Y_prediction_train", "w", "b", "learning_rate", "num_iterations")
+MODEL_NAME = "model"
+#: n_x, m_train and m_test of the problem model is checked on.
+MODEL_SIZES = (4, 12, 6)
+#: The num_iterations and learning_rate model is checked with.
+NUM_ITERATIONS, LEARNING_RATE = 150, 0.05
+#: Each argument changed alone, in this order: passed on to optimize, its change changes the learned w and b.
+ARGUMENT_CHANGES = {"num_iterations": NUM_ITERATIONS + 250, "learning_rate": LEARNING_RATE * 4}
+#: A line of optimize's cost log, as printed when print_cost is True.
+COST_LINE = re.compile(r"^Cost after iteration \d+", re.M)
+
+
+def _arguments(num_iterations=NUM_ITERATIONS, learning_rate=LEARNING_RATE, print_cost=False):
+    """The arguments of one call of model after the data: the check's, with those given changed."""
+    return num_iterations, learning_rate, print_cost
+
+
+#: The calls of model the check makes, in order: as it trains, with each argument changed alone, printing the cost.
+MODEL_CALLS = [_arguments(), *(_arguments(**{argument: value}) for argument, value in ARGUMENT_CHANGES.items()),
+               _arguments(print_cost=True)]
+
+#: Fingerprints of the learned w and b: ``result(problem, expected)`` is the dict such a model returns.
+MODEL_MISTAKES = [
+    Mistake("model_trains_on_test_set", "the model is trained on the test set: optimize with X_train and Y_train.",
+            lambda problem, expected: _quiet_model(*problem, NUM_ITERATIONS, LEARNING_RATE, swap=True)),
+    Mistake("model_returns_initial_params", "w and b are the initial zeros: return the trained parameters from "
+            "optimize.", lambda problem, expected: dict(expected, w=np.zeros((1, problem[0].shape[0])), b=0.0)),
+]
+MODEL_MISSING_KEY = Mistake("model_missing_key", f"return all of {', '.join(MODEL_KEYS)}.", None)
+MODEL_RETURNS_PROBABILITIES = Mistake(
+    "model_returns_probabilities", "the predictions are the probabilities σ(w X + b), between 0 and 1; "
+    "Y_prediction_train and Y_prediction_test hold the classes 0 or 1, which predict gives.", None)
+MODEL_IGNORES_PRINT_COST = Mistake(
+    "model_ignores_print_cost", "print_cost decides whether optimize prints the cost: model must hand its own "
+    "print_cost on to optimize, not True or False written in the code (nor leave it out).", None)
+
+
+def _predictions_swapped(key="Y_prediction_train"):
+    """The diagnosis of the predictions of one set stored under the other's key, `key` named first."""
+    other = "Y_prediction_test" if key == "Y_prediction_train" else "Y_prediction_train"
+    return Mistake("model_predictions_swapped", f"{key} and {other} are swapped: predict X_train for "
+                   "Y_prediction_train and X_test for Y_prediction_test.", None)
+
+
+def _ignores(ignored):
+    """The diagnosis of `ignored`, the arguments (num_iterations, learning_rate or both) model does not pass on."""
+    both = len(ignored) == 2
+    return Mistake("model_ignores_arguments" if both else f"model_ignores_{ignored[0]}",
+                   f"the {' and '.join(ignored)} argument{'s are' if both else ' is'} not passed on to optimize: the "
+                   f"learned w and b do not change when {'they change' if both else 'it changes'}. optimize "
+                   f"must train with the {' and '.join(ignored)} that model was given, not with "
+                   f"{'numbers' if both else 'a number'} written in the code.", None)
 
 
 def _model_problem(rng, n_x, m_train, m_test):
@@ -122,117 +174,112 @@ def check_model(model, seed=None):
     follow X_train is called again with other sizes to tell a size written in
     the code (the classic course's 12288) from one taken from the wrong axis.
     """
-
     seed = new_seed(seed)
-    name = "model"
-    check_origin(model, name)
-    n_x, m_train, m_test = 4, 12, 6
-    X_train, Y_train, X_test, Y_test = _model_problem(np.random.default_rng(seed), n_x, m_train, m_test)
-    num_iterations, learning_rate = 150, 0.05
-    calls = {}  # (num_iterations, learning_rate, print_cost) -> (result, printed)
+    check_origin(model, MODEL_NAME)
+    problem = _model_problem(np.random.default_rng(seed), *MODEL_SIZES)
+    calls = _model_calls(model, seed, problem)
+    d, printed = calls[_arguments()]
+    _check_model_form(d, printed, seed)
+    _check_model_values(d, calls, problem, seed)
+    _check_model_print_cost(printed, calls[_arguments(print_cost=True)][1], seed)
 
-    def run(num_iterations=num_iterations, learning_rate=learning_rate, print_cost=False):
-        key = (num_iterations, learning_rate, print_cost)
-        if key not in calls:
-            with contextlib.redirect_stdout(io.StringIO()) as out:
-                d = call_without_mutation(model, name, seed, X_train, Y_train, X_test, Y_test, num_iterations,
-                                          learning_rate, print_cost,
-                                          case=f"for X_train of shape {X_train.shape}, X_test of shape "
-                                               f"{X_test.shape}")
-            calls[key] = (d, out.getvalue())
-        return calls[key]
 
-    def probes():
-        try:
-            run()
-            run(num_iterations=num_iterations + 250)
-            run(learning_rate=learning_rate * 4)
-            run(print_cost=True)
-        except CheckFailure as failure:
-            return failure
-        return None
+def _model_calls(model, seed, problem):
+    """``{arguments: (d, printed)}`` of model's calls `MODEL_CALLS`, each with the reference's predict.
 
+    A call that raises fails the check, with model's own diagnosis when one fits.
+    """
+    X_train, _, X_test, _ = problem
+    calls, raised = {}, None
     with substituted(model, "predict", reference.predict):  # the learner's predict is not model's to lose
-        raised = probes()
-
+        try:
+            for arguments in MODEL_CALLS:
+                with contextlib.redirect_stdout(io.StringIO()) as out:
+                    d = call_without_mutation(model, MODEL_NAME, seed, *problem, *arguments,
+                                              case=f"for X_train of shape {X_train.shape}, X_test of shape "
+                                                   f"{X_test.shape}")
+                calls[arguments] = (d, out.getvalue())
+        except CheckFailure as failure:
+            raised = failure
     if raised is not None:
-        sets = {f"(1,{m_train}) (1,{m_test})", f"(1,{m_test}) (1,{m_train})"}
-        found = re.search(r"broadcast together with shapes (\S+) (\S+)", str(raised.error))
-        if found and f"{found.group(1)} {found.group(2)}" in sets:
-            # The predictions of one set compared with the labels of the other: they were swapped.
-            raise CheckFailure(raised.problem, "model_predictions_swapped", error=raised.error,
-                               hint="Y_prediction_train and Y_prediction_test are swapped: predict X_train for "
-                                    "Y_prediction_train and X_test for Y_prediction_test.")
-        fixed = _fixed_n_x(model, seed, raised)
-        if fixed is not None:
-            raise CheckFailure(raised.problem, fixed.name, error=raised.error, hint=fixed.hint)
-        raise raised
+        raise _model_failure(model, seed, raised)
+    return calls
 
-    d, printed = run()
+
+def _model_failure(model, seed, raised):
+    """The failure to report when a call of model raised `raised`: swapped predictions or a fixed n_x, else itself."""
+    _, m_train, m_test = MODEL_SIZES
+    sets = {f"(1,{m_train}) (1,{m_test})", f"(1,{m_test}) (1,{m_train})"}
+    found = re.search(r"broadcast together with shapes (\S+) (\S+)", str(raised.error))
+    if found and f"{found.group(1)} {found.group(2)}" in sets:
+        # The predictions of one set compared with the labels of the other: they were swapped.
+        swapped = _predictions_swapped()
+        return CheckFailure(raised.problem, swapped.name, error=raised.error, hint=swapped.hint)
+    fixed = _fixed_n_x(model, seed, raised)
+    if fixed is not None:
+        return CheckFailure(raised.problem, fixed.name, error=raised.error, hint=fixed.hint)
+    return raised
+
+
+def _check_model_form(d, printed, seed):
+    """d is a dict with every key, both accuracies were printed as plain floats, neither set's predictions swapped."""
     if not isinstance(d, dict):
-        fail(name, f"expected a dictionary, found {describe(d)}", seed)
+        fail(MODEL_NAME, f"expected a dictionary, found {describe(d)}", seed)
     missing = [k for k in MODEL_KEYS if k not in d]
     if missing:
-        fail(name, f"the dictionary has no key {missing[0]!r}", seed,
-             Mistake("model_missing_key", f"return all of {', '.join(MODEL_KEYS)}.", None))
+        fail(MODEL_NAME, f"the dictionary has no key {missing[0]!r}", seed, MODEL_MISSING_KEY)
     if "train accuracy" not in printed or "test accuracy" not in printed:
-        fail(name, "expected it to print the train accuracy and the test accuracy", seed)
+        fail(MODEL_NAME, "expected it to print the train accuracy and the test accuracy", seed)
     if "np.float64" in printed:
-        fail(name, "the accuracy is printed as np.float64(...): print a plain float (float(...))", seed)
+        fail(MODEL_NAME, "the accuracy is printed as np.float64(...): print a plain float (float(...))", seed)
+    _, m_train, m_test = MODEL_SIZES
     for key, m in (("Y_prediction_train", m_train), ("Y_prediction_test", m_test)):
-        other = "Y_prediction_test" if key == "Y_prediction_train" else "Y_prediction_train"
         shape = np.shape(d[key])
         if shape != (1, m) and shape == (1, m_train + m_test - m):
-            fail(name, f"d[{key!r}] has shape {shape}: it holds the predictions of the other set", seed,
-                 Mistake("model_predictions_swapped", f"{key} and {other} are swapped: predict X_train for "
-                         "Y_prediction_train and X_test for Y_prediction_test.", None))
-    expected = _quiet_model(X_train, Y_train, X_test, Y_test, num_iterations, learning_rate)
+            fail(MODEL_NAME, f"d[{key!r}] has shape {shape}: it holds the predictions of the other set", seed,
+                 _predictions_swapped(key))
+
+
+def _check_model_values(d, calls, problem, seed):
+    """d holds what the reference's model returns when trained with the check's arguments."""
+    expected = _quiet_model(*problem, NUM_ITERATIONS, LEARNING_RATE)
     wrong = [k for k in MODEL_KEYS if not close(d[k], expected[k])]
-    problem = f"wrong {', '.join(wrong)} (trained with num_iterations={num_iterations}, learning_rate={learning_rate})"
     if wrong:
-        mistakes = [
-            Mistake("model_trains_on_test_set", "the model is trained on the test set: optimize with "
-                    "X_train and Y_train.", lambda: _quiet_model(X_train, Y_train, X_test, Y_test,
-                                                                  num_iterations, learning_rate, swap=True)),
-            Mistake("model_returns_initial_params", "w and b are the initial zeros: return the trained "
-                    "parameters from optimize.",
-                    lambda: dict(expected, w=np.zeros((1, n_x)), b=0.0)),
-        ]
-        for mistake in mistakes:
-            other = mistake.result()
-            if all(close(d[k], other[k]) for k in ("w", "b")) and not (
-                    mistake.name == "model_trains_on_test_set" and close(d["w"], expected["w"])):
-                fail(name, problem, seed, mistake)
-        same = [arg for arg, key in (("num_iterations", (num_iterations + 250, learning_rate, False)),
-                                     ("learning_rate", (num_iterations, learning_rate * 4, False)))
-                if isinstance(calls[key][0], dict) and all(close(calls[key][0].get(k), d[k]) for k in ("w", "b"))]
-        if same:
-            both = len(same) == 2
-            fail(name, problem, seed, Mistake(
-                "model_ignores_arguments" if both else f"model_ignores_{same[0]}",
-                f"the {' and '.join(same)} argument{'s are' if both else ' is'} not passed on to optimize: the "
-                f"learned w and b do not change when {'they change' if both else 'it changes'}. optimize "
-                f"must train with the {' and '.join(same)} that model was given, not with "
-                f"{'numbers' if both else 'a number'} written in the code.", None))
-        if _holds_probabilities(d, expected, X_train, X_test):
-            fail(name, problem, seed, Mistake(
-                "model_returns_probabilities", "the predictions are the probabilities σ(w X + b), between 0 "
-                "and 1; Y_prediction_train and Y_prediction_test hold the classes 0 or 1, which predict "
-                "gives.", None))
-        fail(name, problem, seed)
-    _, printed_with_costs = run(print_cost=True)
-    ignored = Mistake("model_ignores_print_cost", "print_cost decides whether optimize prints the cost: "
-                      "model must hand its own print_cost on to optimize, not True or False written in the "
-                      "code (nor leave it out).", None)
+        fail(MODEL_NAME, f"wrong {', '.join(wrong)} (trained with num_iterations={NUM_ITERATIONS}, "
+             f"learning_rate={LEARNING_RATE})", seed, _model_diagnosis(d, calls, problem, expected))
+
+
+def _model_diagnosis(d, calls, problem, expected):
+    """The mistake that explains wrong values of `d`, or None.
+
+    In turn: a fingerprint of w and b (when w is wrong), an argument that changed alone leaves w and b
+    unchanged (`ignored_arguments`, the search optimize's check makes too), predictions that are probabilities.
+    """
+    for mistake in MODEL_MISTAKES:
+        other = mistake.result(problem, expected)
+        if all(close(d[k], other[k]) for k in ("w", "b")) and not close(d["w"], expected["w"]):
+            return mistake
+    ignored = ignored_arguments(lambda **change: calls[_arguments(**change)][0], ARGUMENT_CHANGES, _same_w_b)
+    if ignored:
+        return _ignores(ignored)
+    if _holds_probabilities(d, expected, problem[0], problem[2]):
+        return MODEL_RETURNS_PROBABILITIES
+    return None
+
+
+def _same_w_b(d, other):
+    """True when `other`, what a call of model with another argument returned, learned `d`'s w and b."""
+    return isinstance(other, dict) and all(close(other.get(k), d[k]) for k in ("w", "b"))
+
+
+def _check_model_print_cost(printed, printed_with_costs, seed):
+    """model hands its print_cost on to optimize: the cost is printed with print_cost=True, and only then."""
     if "Cost after iteration 0" not in printed_with_costs:
-        fail(name, "with print_cost=True it prints no cost ('Cost after iteration 0: ...')", seed, ignored)
+        fail(MODEL_NAME, "with print_cost=True it prints no cost ('Cost after iteration 0: ...')", seed,
+             MODEL_IGNORES_PRINT_COST)
     if COST_LINE.search(printed):
-        fail(name, "with print_cost=False it prints the cost ('Cost after iteration ...') all the same", seed,
-             ignored)
-
-
-#: A line of optimize's cost log, as printed when print_cost is True.
-COST_LINE = re.compile(r"^Cost after iteration \d+", re.M)
+        fail(MODEL_NAME, "with print_cost=False it prints the cost ('Cost after iteration ...') all the same", seed,
+             MODEL_IGNORES_PRINT_COST)
 
 
 def _holds_probabilities(d, expected, X_train, X_test):
@@ -264,7 +311,8 @@ def _fixed_n_x(model, seed, raised):
         return None
     try:
         with substituted(model, "predict", reference.predict), contextlib.redirect_stdout(io.StringIO()):
-            call_without_mutation(model, "model", seed, X_train, Y_train, X_test, Y_test, 150, 0.05, False)
+            call_without_mutation(model, MODEL_NAME, seed, X_train, Y_train, X_test, Y_test, NUM_ITERATIONS,
+                                  LEARNING_RATE, False)
     except CheckFailure as again:
         same = re.search(r"got shape \(1, (\d+)\)", str(again.error))
         if same and int(same.group(1)) == size:
