@@ -77,12 +77,7 @@ def _montage_layout(found, images):
     the evidence is specific to it.
     """
     k, h, w = images.shape[:3]
-    n = math.isqrt(k - 1) + 1
-    inside = np.zeros(found.shape[:2], dtype=bool)
-    for r in range(n):
-        for c in range(n):
-            top, left = 1 + r * (h + 1), 1 + c * (w + 1)
-            inside[top:top + h, left:left + w] = True
+    n, inside = _grid(images.shape)
     places = [(i // n, i % n) for i in range(k)]
     at_place = [close(_place(found, r, c, h, w), images[i]) for i, (r, c) in enumerate(places)]
     borders = found[~inside]

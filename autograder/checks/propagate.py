@@ -1,4 +1,6 @@
 """Checks of stage 2: `initialize_with_zeros`, and `propagate`'s cost and gradients."""
+import functools
+
 import numpy as np
 
 import reference
@@ -30,6 +32,20 @@ GRAD_OK = 1e-7
 GRAD_WRONG = 1e-2
 
 
+#: Shapes of w that known mistakes give for initialize_with_zeros(dim): ``result(dim)``, None where it is right.
+W_SHAPE_MISTAKES = [
+    Mistake("w_column_vector", "w must be a row vector of shape (1, dim), as in Z = w X + b; np.zeros((dim, 1)) "
+            "makes a column.", lambda dim: (dim, 1) if dim > 1 else None),
+    Mistake("w_one_dimensional", "np.zeros(dim) makes a 1-D array; w is a row of shape (1, dim): np.zeros((1, dim)).",
+            lambda dim: (dim,)),
+]
+W_INTEGER_DTYPE = Mistake("w_integer_dtype", "w holds integers; the weights are floats: leave np.zeros's default "
+                          "dtype (float).", None)
+W_NOT_ZEROS = Mistake("w_not_zeros", "w must start at zero: np.zeros, not np.ones, np.empty or random values.", None)
+B_NOT_FLOAT = Mistake("b_not_float", "b is one number, the bias: write b = 0.0, not an array.", None)
+B_NOT_ZERO = Mistake("b_not_zero", "b must start at 0.0 like w.", None)
+
+
 def check_initialize_with_zeros(initialize_with_zeros, seed=None):
     """w is a row of zeros of shape (1, dim) and b the float 0."""
     seed = new_seed(seed)
@@ -42,30 +58,30 @@ def check_initialize_with_zeros(initialize_with_zeros, seed=None):
         w, b = result
         if isinstance(b, np.ndarray) and b.shape == (1, dim) and not isinstance(w, np.ndarray):
             fail(name, f"the pair for dim = {dim} is ({describe(w)}, {describe(b)})", seed, wrong_order("w, b"))
-        require(name, seed, assert_array, f"w for dim = {dim}", w)
-        if w.shape == (dim, 1) and dim > 1:
-            fail(name, f"w for dim = {dim} has shape {w.shape}", seed,
-                 Mistake("w_column_vector", "w must be a row vector of shape (1, dim), as in "
-                         "Z = w X + b; np.zeros((dim, 1)) makes a column.", None))
-        if w.shape == (dim,):
-            fail(name, f"w for dim = {dim} has shape {w.shape}", seed,
-                 Mistake("w_one_dimensional", "np.zeros(dim) makes a 1-D array; w is a row of shape (1, dim): "
-                         "np.zeros((1, dim)).", None))
-        if w.shape == (1, dim) and w.dtype.kind in "iub":
-            fail(name, f"w for dim = {dim} has the integer dtype {w.dtype}", seed,
-                 Mistake("w_integer_dtype", "w holds integers; the weights are floats: leave np.zeros's "
-                         "default dtype (float).", None))
-        require(name, seed, assert_array, f"w for dim = {dim}", w, shape=(1, dim), dtype_kind="f")
-        if np.any(w != 0):
-            fail(name, f"w for dim = {dim} is not all zeros", seed,
-                 Mistake("w_not_zeros", "w must start at zero: np.zeros, not np.ones, np.empty or random "
-                         "values.", None))
-        if isinstance(b, np.ndarray) and b.ndim > 0:
-            fail(name, f"b is {describe(b)}", seed,
-                 Mistake("b_not_float", "b is one number, the bias: write b = 0.0, not an array.", None))
-        require(name, seed, assert_float, "b", b)
-        if b != 0:
-            fail(name, "b is not 0", seed, Mistake("b_not_zero", "b must start at 0.0 like w.", None))
+        _check_zeros_w(name, seed, w, dim)
+        _check_zero_b(name, seed, b)
+
+
+def _check_zeros_w(name, seed, w, dim):
+    """w is a float array of zeros of shape (1, dim); a shape or dtype of a known mistake gets its diagnosis."""
+    require(name, seed, assert_array, f"w for dim = {dim}", w)
+    for mistake in W_SHAPE_MISTAKES:
+        if w.shape == mistake.result(dim):
+            fail(name, f"w for dim = {dim} has shape {w.shape}", seed, mistake)
+    if w.shape == (1, dim) and w.dtype.kind in "iub":
+        fail(name, f"w for dim = {dim} has the integer dtype {w.dtype}", seed, W_INTEGER_DTYPE)
+    require(name, seed, assert_array, f"w for dim = {dim}", w, shape=(1, dim), dtype_kind="f")
+    if np.any(w != 0):
+        fail(name, f"w for dim = {dim} is not all zeros", seed, W_NOT_ZEROS)
+
+
+def _check_zero_b(name, seed, b):
+    """b is the float 0."""
+    if isinstance(b, np.ndarray) and b.ndim > 0:
+        fail(name, f"b is {describe(b)}", seed, B_NOT_FLOAT)
+    require(name, seed, assert_float, "b", b)
+    if b != 0:
+        fail(name, "b is not 0", seed, B_NOT_ZERO)
 
 
 def _cost_parts(w, b, X, Y, use_b=True):
@@ -195,16 +211,18 @@ def _propagate_cases(propagate, seed):
         yield n_x, m, w, b, X, Y, _propagate_result(propagate, "propagate", seed, w, b, X, Y)
 
 
+COST_NOT_A_NUMBER = Mistake("cost_not_a_number", "the cost is an array with one entry (np.dot gives a (1, 1) array); "
+                            "make it one number with float(...) or np.squeeze(...).", None)
+COST_NOT_SUMMED = Mistake("cost_not_summed", "the cost has one entry per example: sum the losses over the examples "
+                          "(np.sum) and divide by m.", None)
+
+
 def check_propagate_cost(propagate, seed=None):
     """The cost propagate returns is the mean negative log-likelihood of the labels, as a float."""
     seed = new_seed(seed)
     name = "propagate"
     for n_x, m, w, b, X, Y, (_, cost) in _propagate_cases(propagate, seed):
-        require_number(name, seed, "the cost", cost, n_x, m,
-                       Mistake("cost_not_a_number", "the cost is an array with one entry (np.dot gives a (1, 1) "
-                               "array); make it one number with float(...) or np.squeeze(...).", None),
-                       Mistake("cost_not_summed", "the cost has one entry per example: sum the losses over the "
-                               "examples (np.sum) and divide by m.", None))
+        require_number(name, seed, "the cost", cost, n_x, m, COST_NOT_A_NUMBER, COST_NOT_SUMMED)
         if not np.isfinite(cost):
             fail(name, f"the cost is {cost} for n_x = {n_x}, m = {m}", seed)
         if not close(cost, reference.propagate(w, b, X, Y)[1]):
@@ -236,6 +254,22 @@ def gradient_verdict(err):
     return f"{measured}: they nearly match your cost, but not as closely as right gradients do (below {GRAD_OK:g})"
 
 
+#: Shapes of dw that known mistakes give for n_x features and m examples: ``result(n_x, m)``, None where it is right.
+DW_SHAPE_MISTAKES = [
+    Mistake("dw_elementwise_product", "dw has one column per example: X * dZ is an elementwise product; "
+            "dw = (1/m) np.dot(dZ, X.T) multiplies and sums over the examples.",
+            lambda n_x, m: (n_x, m) if m > 1 else None),
+    Mistake("dw_one_dimensional", "dw is 1-D (a sum along an axis drops it); it is a row of shape (1, n_x), like w: "
+            "np.dot(dZ, X.T) keeps both axes.", lambda n_x, m: (n_x,) if n_x > 1 else None),
+    Mistake("dw_transposed", "dw is transposed: like w it is a row of shape (1, n_x); dw = (1/m) dZ Xᵀ with dZ of "
+            "shape (1, m).", lambda n_x, m: (n_x, 1) if n_x > 1 else None),
+]
+DB_NOT_A_NUMBER = Mistake("db_not_a_number", "db is an array with one entry; it is one number: np.sum(dZ) / m without "
+                          "axis or keepdims, or float(...).", None)
+DB_NOT_SUMMED = Mistake("db_not_summed", "db has one entry per example: db = (1/m) Σ dZ, the sum over the examples.",
+                        None)
+
+
 def check_propagate_gradients(propagate, seed=None):
     """dw has shape (1, n_x) and db is a float, both equal to the gradients of the cost.
 
@@ -247,39 +281,36 @@ def check_propagate_gradients(propagate, seed=None):
     name = "propagate"
     for n_x, m, w, b, X, Y, (grads, _) in _propagate_cases(propagate, seed):
         dw, db = grads["dw"], grads["db"]
-        require(name, seed, assert_array, "dw", dw)
-        if dw.shape == (n_x, m) and m > 1:
-            fail(name, f"dw has shape {dw.shape} for n_x = {n_x}, m = {m}", seed,
-                 Mistake("dw_elementwise_product", "dw has one column per example: X * dZ is an elementwise "
-                         "product; dw = (1/m) np.dot(dZ, X.T) multiplies and sums over the examples.", None))
-        if dw.shape == (n_x,) and n_x > 1:
-            fail(name, f"dw has shape {dw.shape} for n_x = {n_x}, m = {m}", seed,
-                 Mistake("dw_one_dimensional", "dw is 1-D (a sum along an axis drops it); it is a row of "
-                         "shape (1, n_x), like w: np.dot(dZ, X.T) keeps both axes.", None))
-        if dw.shape == (n_x, 1) and n_x > 1:
-            fail(name, f"dw has shape {dw.shape} for n_x = {n_x}, m = {m}", seed,
-                 Mistake("dw_transposed", "dw is transposed: like w it is a row of shape (1, n_x); "
-                         "dw = (1/m) dZ Xᵀ with dZ of shape (1, m).", None))
-        require(name, seed, assert_array, f"dw for n_x = {n_x}, m = {m}", dw, shape=(1, n_x), dtype_kind="f")
-        require_number(name, seed, "db", db, n_x, m,
-                       Mistake("db_not_a_number", "db is an array with one entry; it is one number: np.sum(dZ) / m "
-                               "without axis or keepdims, or float(...).", None),
-                       Mistake("db_not_summed", "db has one entry per example: db = (1/m) Σ dZ, the sum over "
-                               "the examples.", None))
+        _check_gradient_forms(name, seed, dw, db, n_x, m)
         expected_dw, expected_db = _grads(w, b, X, Y)
         dw_ok, db_ok = close(dw, expected_dw), close(db, expected_db)
-        if dw_ok and db_ok:
-            continue
+        if not (dw_ok and db_ok):
+            _fail_gradients(propagate, name, seed, w, b, X, Y, dw, db, "dw" if not dw_ok else "db")
 
-        def own_cost(w_, b_):
-            return float(np.asarray(call(propagate, name, seed, w_, b_, X, Y)[1], dtype=float).sum())
 
-        with np.errstate(all="ignore"):
-            fd_dw, fd_db = finite_difference_gradients(own_cost, w, b)
-        err = relative_error(np.append(dw, db), np.append(fd_dw, fd_db))
-        which = "dw" if not dw_ok else "db"
-        mistake = diagnose(np.append(dw, db), GRADIENT_MISTAKES, w, b, X, Y)
-        problem = f"wrong {which} for n_x = {n_x}, m = {m}. " + gradient_verdict(err)
-        advice = ("Your gradients match your cost, so the cost formula itself is wrong: fix the cost first."
-                  if err < GRAD_OK else "Check dZ = A - Y, dw = (1/m) dZ Xᵀ, db = (1/m) Σ dZ.")
-        fail(name, problem, seed, mistake, advice)
+def _check_gradient_forms(name, seed, dw, db, n_x, m):
+    """dw is a float array of shape (1, n_x) and db one number; the form of a known mistake gets its diagnosis."""
+    require(name, seed, assert_array, "dw", dw)
+    for mistake in DW_SHAPE_MISTAKES:
+        if dw.shape == mistake.result(n_x, m):
+            fail(name, f"dw has shape {dw.shape} for n_x = {n_x}, m = {m}", seed, mistake)
+    require(name, seed, assert_array, f"dw for n_x = {n_x}, m = {m}", dw, shape=(1, n_x), dtype_kind="f")
+    require_number(name, seed, "db", db, n_x, m, DB_NOT_A_NUMBER, DB_NOT_SUMMED)
+
+
+def _own_cost(propagate, name, seed, X, Y, w, b):
+    """The cost the learner's propagate returns for w and b (its entries summed, should it return an array)."""
+    return float(np.asarray(call(propagate, name, seed, w, b, X, Y)[1], dtype=float).sum())
+
+
+def _fail_gradients(propagate, name, seed, w, b, X, Y, dw, db, which):
+    """Fail for wrong gradients, saying whether they match the slopes of the learner's own cost."""
+    n_x, m = X.shape
+    with np.errstate(all="ignore"):
+        fd_dw, fd_db = finite_difference_gradients(functools.partial(_own_cost, propagate, name, seed, X, Y), w, b)
+    err = relative_error(np.append(dw, db), np.append(fd_dw, fd_db))
+    mistake = diagnose(np.append(dw, db), GRADIENT_MISTAKES, w, b, X, Y)
+    problem = f"wrong {which} for n_x = {n_x}, m = {m}. " + gradient_verdict(err)
+    advice = ("Your gradients match your cost, so the cost formula itself is wrong: fix the cost first."
+              if err < GRAD_OK else "Check dZ = A - Y, dw = (1/m) dZ Xᵀ, db = (1/m) Σ dZ.")
+    fail(name, problem, seed, mistake, advice)
