@@ -27,9 +27,7 @@ instead of the account name. For the same reason collect's owner cross-check
 submitted files, is switched off here; on a real hub it stays on.
 """
 import csv
-import html
 import os
-import re
 import stat
 import subprocess
 import sys
@@ -40,6 +38,7 @@ import pytest
 
 import catalogue
 import course
+from conftest import visible_text
 
 STAGE = "01-sigmoid"
 COURSE = "firstneuron"
@@ -95,12 +94,6 @@ def every_student(step):
     with ThreadPoolExecutor(max_workers=len(STUDENTS)) as pool:
         for future in [pool.submit(step, student) for student in STUDENTS]:
             future.result()
-
-
-def visible_text(page):
-    """What a browser shows of an HTML page: no styles or scripts, tags removed, entities decoded."""
-    page = re.sub(r"<(style|script)\b.*?</\1>", "", page, flags=re.S)
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
 
 
 @pytest.fixture(scope="module")

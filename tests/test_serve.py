@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -27,7 +26,7 @@ import course
 import sandbox
 import serve
 from hostile import CASES, WRONG
-from test_exchange import visible_text
+from conftest import visible_text
 from test_hostile import with_cell_after
 
 STAGE = "02-propagate"

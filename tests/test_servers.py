@@ -5,16 +5,17 @@ The Dask test starts ``dask scheduler`` and two ``dask worker`` processes
 class with ``python -m classroom grade --scheduler``; a second run kills a
 worker while it grades.  The PostgreSQL test makes a throwaway cluster with
 Debian's ``initdb`` and ``pg_ctl`` as an unprivileged user, and grades,
-regrades, reports and exports a class whose gradebook lives there.  Each
+regrades, reports and exports a class whose gradebook lives there.  The
+class graded by the local pool is the session's `sigmoid_class` (tests/conftest.py):
+the Dask run is compared with it cell by cell, its folder is copied to PostgreSQL,
+and a second grader started while it was graded must have been refused.  Each
 test is skipped, with the reason, only where the programs are missing.
 """
-import contextlib
 import json
 import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,42 +24,17 @@ from pathlib import Path
 
 import pytest
 
-import catalogue
 import classroom
 import course
 import grading
 import report
-import sandbox
-from course import generate_release, grading_env, make_workspace, open_gradebook
+from conftest import (SIGMOID, SIGMOID_CLASS, SIGMOID_SCORES, free_port, grade_command, grading_environment,
+                      make_sigmoid_course as make_course, stop_group)
+from course import grading_env, open_gradebook
 
-STAGE = "01-sigmoid"
-#: student -> (catalogue variants, hands in the blank release, score the local pool gives)
-CLASS = {
-    "ada": ((), False, 5.0),
-    "ben": ((), True, 0.0),
-    "cy": (("sigmoid_sign_error",), False, 3.0),
-    "fay": ((), False, 5.0),
-}
-SCORES = {student: score for student, (_, _, score) in CLASS.items()}
-SANDBOX = sandbox.available() is None
+STAGE = SIGMOID
+CLASS, SCORES = SIGMOID_CLASS, SIGMOID_SCORES
 BIN = Path(sys.executable).parent
-CELL_TIMEOUT = "c.Execute.timeout = 10\n"
-
-
-def make_course(root, extra_config=""):
-    """A course folder with the release of `STAGE` and the class's submissions; `extra_config` ends its config."""
-    workspace = make_workspace(root)
-    with open(workspace / "nbgrader_config.py", "a") as f:
-        f.write(CELL_TIMEOUT + extra_config)
-    release = generate_release(workspace, only=[STAGE])
-    for student, (variants, blank, _) in CLASS.items():
-        catalogue.submit(workspace, student, STAGE, catalogue.build_submission(STAGE, variants, blank, release))
-    return workspace
-
-
-def grade_command(workspace, *args):
-    command = [sys.executable, "-m", "classroom", "grade", STAGE, "--course", str(workspace), *args]
-    return command if SANDBOX else [*command, "--no-sandbox"]
 
 
 def gradebook_scores(workspace):
@@ -72,26 +48,6 @@ def gradebook_scores(workspace):
 
 def summary_line(stdout):
     return next((line for line in stdout.splitlines() if line.startswith("Summary:")), f"(no summary in {stdout!r})")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def stop_group(process, timeout=20):
-    """End a server this test started (its whole process group), politely first."""
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 # --- Dask ---------------------------------------------------------------------------------------
@@ -133,13 +89,12 @@ def dask_cluster(tmp_path):
             stop_group(server)
 
 
-def test_a_class_graded_on_a_dask_cluster_started_from_its_command_line(tmp_path, dask_cluster, monkeypatch):
+def test_a_class_graded_on_a_dask_cluster_started_from_its_command_line(tmp_path, dask_cluster, sigmoid_class,
+                                                                       monkeypatch):
     address, client = dask_cluster
     monkeypatch.setenv("FIRSTNEURON_SEED", "7")
     workspace = make_course(tmp_path / "course")
-    local = shutil.copytree(workspace, tmp_path / "local")  # the same class, graded by the local pool
-    grading.grade_class(local, STAGE, force=True, sandbox=SANDBOX, workers=2, progress=False, echo=lambda line: None)
-    _, local_cells = gradebook_scores(local)
+    _, local_cells = gradebook_scores(sigmoid_class["workspace"])  # the same class, graded by the local pool
     run = subprocess.run(grade_command(workspace, "--scheduler", address), env=grading_env(),
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, \
@@ -184,29 +139,20 @@ def test_a_class_graded_on_a_dask_cluster_started_from_its_command_line(tmp_path
     assert killed not in pids, f"expected the killed worker {killed} replaced by its nanny, found workers {pids}"
 
 
-def test_a_second_grader_on_the_same_course_is_refused_in_one_line(tmp_path, monkeypatch):
-    monkeypatch.setenv("FIRSTNEURON_SEED", "7")
-    workspace = make_course(tmp_path / "course")
-    first = subprocess.Popen(grade_command(workspace, "--workers", "2"), env=grading_env(),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lock = workspace / classroom.GRADING_LOCK
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and first.poll() is None and not (lock.is_file() and lock.read_text().strip()):
-        time.sleep(0.1)
-    second = subprocess.run(grade_command(workspace, "--workers", "1"), env=grading_env(), capture_output=True,
-                            text=True, timeout=120)
-    stdout, stderr = first.communicate(timeout=300)
+def test_a_second_grader_on_the_same_course_is_refused_in_one_line(sigmoid_class):
+    workspace, first, second, third = (sigmoid_class[k] for k in ("workspace", "first", "second", "third"))
     error = second.stderr.strip()
     assert second.returncode == 2 and len(error.splitlines()) == 1, \
         f"expected the second grader refused (exit 2) in one line, found exit {second.returncode}:\n{error}"
     assert f"another grader (process {first.pid})" in error and str(workspace) in error, \
         f"expected the refusal to name the course and the grader's process {first.pid}, found {error!r}"
-    assert first.returncode == 0 and summary_line(stdout).startswith(f"Summary: {len(CLASS)} graded"), \
-        f"expected the first grader to finish undisturbed, found {first.returncode}:\n{stdout}\n{stderr[-2000:]}"
-    third = subprocess.run(grade_command(workspace), env=grading_env(), capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0 and summary_line(first.stdout).startswith(f"Summary: {len(CLASS)} graded"), \
+        f"expected the first grader to finish undisturbed, found {first.returncode}:\n{first.stdout}\n{first.stderr[-2000:]}"
     assert third.returncode == 0 and f"({len(CLASS)} already done)" in third.stdout, \
         f"expected a grader after the first one to run (the lock released), found {third.returncode}:\n" \
         f"{third.stdout}{third.stderr[-2000:]}"
+    assert gradebook_scores(workspace)[0] == SCORES, \
+        f"expected the class's scores (seed 7) from the command line, found {gradebook_scores(workspace)[0]}"
 
 
 # --- PostgreSQL --------------------------------------------------------------------------------
@@ -326,14 +272,10 @@ def test_a_class_whose_gradebook_is_on_postgresql(tmp_path, postgres, monkeypatc
     assert not (workspace / "gradebook.db").exists(), "expected nothing written to a sqlite gradebook"
 
 
-def test_a_sqlite_gradebook_copied_to_postgresql(tmp_path, postgres, monkeypatch, capsys):
-    monkeypatch.setenv("FIRSTNEURON_SEED", "7")
-    workspace = make_course(tmp_path / "course")
-    graded = {"ada": SCORES["ada"], "cy": SCORES["cy"]}
+def test_a_sqlite_gradebook_copied_to_postgresql(tmp_path, postgres, sigmoid_class, capsys):
+    workspace = shutil.copytree(sigmoid_class["workspace"], tmp_path / "course")  # graded on its sqlite file
+    graded = SCORES
     students = [arg for student in graded for arg in ("--student", student)]
-    run = subprocess.run(grade_command(workspace, "--workers", "2", *students), env=grading_env(), capture_output=True,
-                         text=True, timeout=300)
-    assert run.returncode == 0, f"expected the sqlite course graded, found {run.returncode}:\n{run.stderr[-3000:]}"
     assert course.gradebook_url(workspace).startswith("sqlite:"), "expected the course to start on its sqlite file"
 
     assert classroom.main(["copy-gradebook", postgres, "--course", str(workspace)]) == 0, \
@@ -348,8 +290,8 @@ def test_a_sqlite_gradebook_copied_to_postgresql(tmp_path, postgres, monkeypatch
     (workspace / "gradebook.db").rename(workspace / "gradebook.db.old")  # from now on only PostgreSQL is read
     assert gradebook_scores(workspace)[0] == graded, \
         f"expected the copied scores in PostgreSQL, found {gradebook_scores(workspace)[0]}"
-    again = subprocess.run(grade_command(workspace, *students), env=grading_env(), capture_output=True, text=True,
-                           timeout=300)
+    again = subprocess.run(grade_command(workspace, *students), env=grading_environment(), capture_output=True,
+                           text=True, timeout=300)
     assert again.returncode == 0 and summary_line(again.stdout).startswith(
         f"Summary: {len(graded)} graded ({len(graded)} already done), 0 failed to grade"), \
         f"expected the copied course to skip what was graded, reading its scores from PostgreSQL, found:\n" \

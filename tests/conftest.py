@@ -1,0 +1,123 @@
+"""What several test modules share: page text, ports, servers, and classes graded once per session.
+
+Plain helpers are imported by name (``from conftest import visible_text``);
+fixtures are found by pytest.  A fixture here with ``scope="session"`` grades
+its class once, however many modules use it: a module that needs the class
+in another state copies its folder first and never writes to the shared one.
+"""
+import contextlib
+import html
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+import catalogue
+import course
+import sandbox
+
+#: Where the grading tests find bubblewrap (a class graded without it says so instead).
+SANDBOX = sandbox.available() is None
+
+
+def visible_text(page):
+    """What a browser shows of an HTML page: no styles or scripts, tags removed, entities decoded, spaces collapsed."""
+    page = re.sub(r"<(style|script)\b.*?</\1>", "", page, flags=re.S)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+
+
+def same_words(text):
+    """`text` with its white space collapsed, to be looked for in `visible_text`."""
+    return " ".join(text.split())
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop_group(process, timeout=20):
+    """End a server a test started (its whole process group), politely first."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+# --- The sigmoid class: four learners of 01-sigmoid, graded from the command line --------------
+
+SIGMOID = "01-sigmoid"
+#: student -> (catalogue variants, hands in the blank release, score the class gets with seed 7)
+SIGMOID_CLASS = {
+    "ada": ((), False, 5.0),
+    "ben": ((), True, 0.0),
+    "cy": (("sigmoid_sign_error",), False, 3.0),
+    "fay": ((), False, 5.0),
+}
+SIGMOID_SCORES = {student: score for student, (_, _, score) in SIGMOID_CLASS.items()}
+#: The time limit of one cell in these courses' configuration.
+CELL_TIMEOUT = "c.Execute.timeout = 10\n"
+
+
+def make_sigmoid_course(root, extra_config=""):
+    """A course folder with the release of 01-sigmoid and the class's submissions; `extra_config` ends its config."""
+    workspace = course.make_workspace(root)
+    with open(workspace / "nbgrader_config.py", "a") as f:
+        f.write(CELL_TIMEOUT + extra_config)
+    release = course.generate_release(workspace, only=[SIGMOID])
+    for student, (variants, blank, _) in SIGMOID_CLASS.items():
+        catalogue.submit(workspace, student, SIGMOID, catalogue.build_submission(SIGMOID, variants, blank, release))
+    return workspace
+
+
+def grade_command(workspace, *args):
+    """``python -m classroom grade 01-sigmoid --course WORKSPACE ARGS`` (``--no-sandbox`` where there is none)."""
+    command = [sys.executable, "-m", "classroom", "grade", SIGMOID, "--course", str(workspace), *args]
+    return command if SANDBOX else [*command, "--no-sandbox"]
+
+
+def grading_environment(seed="7"):
+    """The environment an instructor's shell gives ``python -m classroom``, with the class's seed."""
+    return {**course.grading_env(), "FIRSTNEURON_SEED": seed}
+
+
+@pytest.fixture(scope="session")
+def sigmoid_class(tmp_path_factory):
+    """The sigmoid class graded once by ``python -m classroom grade --workers 2`` (seed 7), as an instructor does.
+
+    While that grader runs, a second grader is started on the same course (it must be refused,
+    tests/test_servers.py checks how); once it has ended, a third one (it must find everything done).
+    Yields ``{"workspace", "first", "second", "third"}``: the course folder and the three runs
+    (``subprocess.CompletedProcess``-like: returncode, stdout, stderr, pid).  Tests that change the
+    course copy its folder first.
+    """
+    import classroom
+
+    workspace = make_sigmoid_course(tmp_path_factory.mktemp("sigmoid-class") / "course")
+    env = grading_environment()
+    first = subprocess.Popen(grade_command(workspace, "--workers", "2"), env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    lock = workspace / classroom.GRADING_LOCK
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and first.poll() is None and not (lock.is_file() and lock.read_text().strip()):
+        time.sleep(0.1)
+    second = subprocess.run(grade_command(workspace, "--workers", "1"), env=env, capture_output=True, text=True,
+                            timeout=120)
+    stdout, stderr = first.communicate(timeout=300)
+    first_run = subprocess.CompletedProcess(first.args, first.returncode, stdout, stderr)
+    first_run.pid = first.pid
+    third = subprocess.run(grade_command(workspace), env=env, capture_output=True, text=True, timeout=300)
+    yield {"workspace": workspace, "first": first_run, "second": second, "third": third}
