@@ -62,8 +62,9 @@ def diagnoses(path):
     """The diagnoses the hidden checks left in an autograded notebook: ``{grade_id: {"name", "hint"}}``."""
     if not Path(path).is_file():
         return {}
-    return {cell_grade_id(c): c.metadata["firstneuron"]["diagnosis"] for c in read_notebook(path).cells
-            if "diagnosis" in c.get("metadata", {}).get("firstneuron", {})}
+    from cells import stored_diagnosis
+
+    return {cell_grade_id(c): stored_diagnosis(c) for c in read_notebook(path).cells if stored_diagnosis(c) is not None}
 
 
 def graded_functions():

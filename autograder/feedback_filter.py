@@ -29,9 +29,9 @@ from latex2mathml.converter import convert as latex_to_mathml
 from nbconvert.exporters import HTMLExporter
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades, NbGraderPreprocessor
-from nbgrader.utils import is_grade, is_solution
 
 import sanitize
+from cells import ErrorKind, exercise_name, is_graded, is_solution_cell, test_cells, unattempted
 from sanitize import SanitizeLearnerContent
 
 NOT_ATTEMPTED = "Not attempted yet: replace `raise NotImplementedError()` with your code."
@@ -58,19 +58,13 @@ def short_error(ename, evalue):
     """
     if ename == "NotImplementedError" and not evalue:
         return NOT_ATTEMPTED
-    if ename == "NotAttempted":  # firstneuron.testing.visible_tests before the exercise was attempted
+    if ename == ErrorKind.NOT_ATTEMPTED:  # firstneuron.testing.visible_tests before the exercise was attempted
         return NOT_ATTEMPTED
-    if ename in ("KeyboardInterrupt", "CellTimeoutError"):
+    if ename in (KeyboardInterrupt.__name__, ErrorKind.TIMED_OUT):
         return TIMED_OUT
     if ename in MESSAGE_ONLY:  # these messages start with the function's name
         return evalue
     return f"{ename}: {evalue}" if evalue else ename
-
-
-def unattempted(cell):
-    """True for a solution cell the learner has not touched: it still raises NotImplementedError."""
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return bool(meta.get("solution")) and "raise NotImplementedError()" in cell.get("source", "")
 
 
 def learner_errors(nb):
@@ -84,17 +78,16 @@ def learner_errors(nb):
     """
     lines, open_exercise, any_open = {}, False, False
     for index, cell in enumerate(nb.cells):
-        if is_solution(cell):
+        if is_solution_cell(cell):
             open_exercise = unattempted(cell)
             any_open = any_open or open_exercise
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         if errors:
-            meta = cell.get("metadata", {}).get("nbgrader", {})
             ename, evalue = errors[0].get("ename", ""), errors[0].get("evalue", "")
-            if meta.get("grade") and open_exercise:
+            if is_graded(cell) and open_exercise:
                 lines[index] = NOT_ATTEMPTED
-            elif (any_open and not meta.get("grade") and not meta.get("solution")
-                  and ename in ("NotImplementedError", "NameError", "NotAttempted")):
+            elif (any_open and not is_graded(cell) and not is_solution_cell(cell)
+                  and ename in (NotImplementedError.__name__, NameError.__name__, ErrorKind.NOT_ATTEMPTED)):
                 lines[index] = NEEDS_AN_EXERCISE
             else:
                 lines[index] = short_error(ename, evalue)
@@ -104,7 +97,7 @@ def learner_errors(nb):
 def grade_messages(nb):
     """The one-line error each failing grade cell of `nb` shows: ``{grade_id: line}``."""
     return {nb.cells[i].metadata["nbgrader"]["grade_id"]: line for i, line in learner_errors(nb).items()
-            if is_grade(nb.cells[i])}
+            if is_graded(nb.cells[i])}
 
 
 def failure_messages(path):
@@ -261,12 +254,9 @@ def docstring_line(source):
 def exercise_titles(nb):
     """``{grade_id: title}`` of the test cells: the exercise's name and what the cell checks."""
     titles = {}
-    for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.get("cell_type") == "code" and meta.get("grade") and not meta.get("solution"):
-            name = meta["grade_id"].removesuffix("_tests")
-            doc = docstring_line(cell.get("source", ""))
-            titles[meta["grade_id"]] = f"{name}: {doc}" if doc else name
+    for test in test_cells(nb):
+        doc = docstring_line(test.source)
+        titles[test.grade_id] = f"{exercise_name(test.grade_id)}: {doc}" if doc else exercise_name(test.grade_id)
     return titles
 
 

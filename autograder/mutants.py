@@ -1,11 +1,15 @@
 """Mutation test of the autograder: every known mistake is caught and named, no correct variant fails.
 
 Each variant of ``variants/*.toml`` is applied to the solution of its stage, and
-the stage's notebook then runs as a learner's would, in process: ``given.py``
-and the data, then every code cell in order up to the last test cell (cells
-that only draw, or load the data again, are skipped).  Each test cell runs
-its hidden part once per seed, with Python's warnings turned into errors (a
-correct function that warns must keep its points), then its visible part.
+the stage's notebook then runs as a learner's would, in process: its code
+cells in order up to the last test cell (figure cells, `cells.is_figure_cell`,
+are skipped).  The setup cells before the first exercise (imports, the data,
+``given.py``'s functions) cannot depend on the learner's code: they run once
+per stage.  Each test cell runs its hidden part once per seed through a
+`learner.LocalChannel` (every argument and result through the bridge's plain
+data, as when grading), with Python's warnings turned into errors in the
+checks (a correct function that warns must keep its points), then its
+visible part.
 
 ``python -m mutants`` (``make mutants``) prints one line per variant and a
 summary, and fails unless
@@ -19,66 +23,56 @@ summary, and fails unless
 """
 import argparse
 import contextlib
+import functools
 import io
 import linecache
-import re
 import sys
 import types
 import warnings
 from dataclasses import dataclass, field
 
-import nbformat
-from nbgrader.utils import is_grade, is_solution
 import numpy as np
 
 import catalogue
+import cells
 import course
-from firstneuron.data import load_course_data
+from learner import LocalChannel, run_hidden
 
 #: Share of the mistakes whose diagnosis must name the catalogue's mistake.
 MIN_DIAGNOSED = 0.9
 #: Seeds the hidden checks run with (each variant is judged on all of them).
 SEEDS = (2026, 7)
-HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS\n?", re.S)
-#: Cells that only draw or load the data again: skipped (the data is already in the namespace).
-SKIPPED_CELL = re.compile(r"plt\.|load_course_data\(")
+
+
+@functools.lru_cache(maxsize=None)
+def _notebook(stage):
+    """The solution notebook of `stage` (read once: nothing here changes it)."""
+    return course.read_notebook(course.notebook_path(course.SOLUTIONS, stage))
 
 
 def _cells(stage):
-    nb = nbformat.read(str(course.notebook_path(course.SOLUTIONS, stage)), as_version=4)
-    return [c for c in nb.cells if c.cell_type == "code"]
+    return [c for c in _notebook(stage).cells if c.cell_type == "code"]
 
 
 def hidden_tests(stage):
     """The hidden tests of `stage`, by the grade_id of their test cell: ``{grade_id: source}``."""
-    tests = {}
-    for cell in _cells(stage):
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade") and not meta.get("solution"):
-            found = HIDDEN.findall(cell.source)
-            if found:
-                tests[meta["grade_id"]] = "\n".join(found)
-    return tests
+    return {test.grade_id: test.hidden for test in cells.test_cells(_notebook(stage)) if test.hidden}
 
 
 def visible_tests(stage):
     """The visible part of each test cell of `stage` (what follows the hidden tests), by grade_id."""
-    return {c.metadata.nbgrader.grade_id: HIDDEN.sub("", c.source) for c in _cells(stage)
-            if is_grade(c) and not is_solution(c)}
+    return {test.grade_id: test.visible for test in cells.test_cells(_notebook(stage))}
 
 
 def points(stage):
     """Points of each test cell of `stage`, by grade_id."""
-    return {c.metadata.nbgrader.grade_id: c.metadata.nbgrader.get("points", 0) for c in _cells(stage)
-            if is_grade(c)}
+    return {test.grade_id: test.points for test in cells.test_cells(_notebook(stage))}
 
 
 def own_cells(stage, cell):
-    """The test cells that grade the solution cell `cell`: ``<cell>_tests`` and ``<cell>_..._tests``."""
-    return {g for g in points(stage) if g == f"{cell}_tests" or (g.startswith(f"{cell}_") and g.endswith("_tests"))}
-
-
-_DATA = {}
+    """The test cells that grade the solution cell `cell` (`cells.function_of`)."""
+    exercises = [course.cell_grade_id(c) for c in _cells(stage) if cells.is_solution_cell(c)]
+    return {g for g in points(stage) if cells.function_of(g, exercises) == cell}
 
 
 def _exec(source, filename, namespace):
@@ -87,19 +81,54 @@ def _exec(source, filename, namespace):
     exec(compile(source, filename, "exec"), namespace)
 
 
-def _base_namespace(stage):
-    if "data" not in _DATA:
-        _DATA["data"] = load_course_data()
-    train_x_orig, train_y, test_x_orig, test_y, classes = _DATA["data"]
-    namespace = {"__name__": "__main__", "np": np, "train_x_orig": train_x_orig, "train_y": train_y,
-                 "test_x_orig": test_x_orig, "test_y": test_y, "classes": classes, "CELEBA": None}
-    given = course.SOLUTIONS / stage / course.GIVEN_NAME
-    if given.exists():
+def _run_cell(source, filename, namespace):
+    """Run an ungraded code cell as a learner's kernel would (magics left out); True when it ran to its end."""
+    source = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("%"))
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _exec(source, filename, namespace)
+    except Exception:  # cells tagged raises-exception may fail with a learner's code
+        return False
+    finally:
+        if "matplotlib.pyplot" in sys.modules:  # figures of cells that draw as they compute
+            sys.modules["matplotlib.pyplot"].close("all")
+    return True
+
+
+_GIVEN, _SETUP = {}, {}
+
+
+def _given(stage):
+    """Make this stage's ``given.py`` the module the notebook's ``from given import ...`` finds."""
+    if stage not in _GIVEN:
         module = types.ModuleType("given")
-        exec(compile(given.read_text(), str(given), "exec"), module.__dict__)
-        namespace.update({name: getattr(module, name) for name in course.given_functions(stage)})
-        sys.modules["given"] = module  # the notebook's `from given import ...` finds this stage's
-    return namespace
+        path = course.SOLUTIONS / stage / course.GIVEN_NAME
+        if path.exists():
+            exec(compile(path.read_text(), str(path), "exec"), module.__dict__)
+        _GIVEN[stage] = module
+    sys.modules["given"] = _GIVEN[stage]
+
+
+def _setup_count(stage):
+    """How many code cells come before the stage's first exercise or test cell (its setup)."""
+    return next(i for i, c in enumerate(_cells(stage)) if cells.is_graded(c) or cells.is_solution_cell(c))
+
+
+def setup_namespace(stage):
+    """The variables of `stage`'s notebook after its setup cells (imports, data) ran, as a new dict.
+
+    The setup runs once per stage (it cannot depend on the learner's code); each
+    caller gets its own copy of its arrays.
+    """
+    _given(stage)
+    if stage not in _SETUP:
+        namespace = {"__name__": "__main__"}
+        for cell in _cells(stage)[:_setup_count(stage)]:
+            if not cells.is_figure_cell(cell):
+                _run_cell(cell.source, f"<{stage}:setup>", namespace)
+        _SETUP[stage] = namespace
+    return {name: value.copy() if isinstance(value, np.ndarray) else value for name, value in _SETUP[stage].items()}
 
 
 def _sources(stage, variants):
@@ -111,15 +140,14 @@ def _sources(stage, variants):
 
 
 def learner_namespace(stage, variants=()):
-    """The variables a learner's notebook of `stage` holds after its solution cells ran.
+    """The variables a learner's notebook of `stage` holds after its setup and solution cells ran.
 
-    ``given.py``'s functions, the data (``train_x_orig`` ...) and numpy, then
-    every solution cell in order, with each of `variants` (a Variant or a
-    sequence of them) applied to its cell.
+    The setup cells (`setup_namespace`), then every solution cell in order,
+    with each of `variants` (a Variant or a sequence of them) applied to its cell.
     """
     if isinstance(variants, catalogue.Variant):
         variants = [variants]
-    namespace = _base_namespace(stage)
+    namespace = setup_namespace(stage)
     for grade_id, source in _sources(stage, variants).items():
         with contextlib.redirect_stdout(io.StringIO()):
             _exec(source, f"<{stage}:{grade_id}>", namespace)
@@ -163,15 +191,13 @@ def _run_test_cell(grade_id, hidden, visible, namespace, seeds):
     """(mistake, message, part) of the first failure of one test cell, or None when it passes."""
     if hidden:
         for seed in seeds:
-            try:
-                with course.environment({"FIRSTNEURON_SEED": str(seed)}), warnings.catch_warnings(), \
-                        contextlib.redirect_stdout(io.StringIO()), np.errstate(all="ignore"):
-                    warnings.simplefilter("error")  # a warning that reaches the check is a false fail
-                    _exec(hidden, f"<hidden:{grade_id}>", dict(namespace))
-            except AssertionError as error:
-                return getattr(error, "mistake", None), str(error), "hidden"
-            except Exception as error:  # a learner's code may raise anything; that fails the test
-                return None, f"{type(error).__name__}: {error}", "hidden"
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("error")  # a warning that reaches the check is a false fail
+                outcome = run_hidden(hidden, LocalChannel(namespace), seed)
+            if isinstance(outcome.error, AssertionError):
+                return getattr(outcome.error, "mistake", None), str(outcome.error), "hidden"
+            if not outcome.passed:  # a learner's exception that no check explained
+                return None, f"{outcome.ename}: {outcome.error}", "hidden"
     try:
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -183,33 +209,26 @@ def _run_test_cell(grade_id, hidden, visible, namespace, seeds):
 
 def run_notebook(stage, variants=(), seeds=SEEDS):
     """Run `stage`'s notebook with `variants` applied; ``{test grade_id: (mistake, message, part)}`` of failures."""
-    namespace = _base_namespace(stage)
+    namespace = setup_namespace(stage)
     sources = _sources(stage, variants)
     hidden, visible = hidden_tests(stage), visible_tests(stage)
-    cells = _cells(stage)
-    last = max(i for i, c in enumerate(cells) if is_grade(c))
+    code = _cells(stage)
+    last = max(i for i, c in enumerate(code) if cells.is_graded(c))
     failures = {}
-    for cell in cells[:last + 1]:
-        meta = cell.metadata.get("nbgrader", {})
-        grade_id = meta.get("grade_id")
-        if meta.get("solution"):
+    for cell in code[_setup_count(stage):last + 1]:
+        grade_id = course.cell_grade_id(cell)
+        if cells.is_solution_cell(cell):
             try:
                 with contextlib.redirect_stdout(io.StringIO()):
                     _exec(sources[grade_id], f"<{stage}:{grade_id}>", namespace)
             except Exception:  # a learner's cell may raise; its tests then fail
                 continue
-        elif meta.get("grade"):
+        elif cells.is_test_cell(cell):
             failure = _run_test_cell(grade_id, hidden.get(grade_id, ""), visible[grade_id], namespace, seeds)
             if failure:
                 failures[grade_id] = failure
-        elif not SKIPPED_CELL.search(cell.source):
-            source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith("%"))
-            try:
-                with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    _exec(source, f"<{stage}:cell>", namespace)
-            except Exception:  # cells tagged raises-exception may fail with a learner's code
-                continue
+        elif not cells.is_figure_cell(cell):
+            _run_cell(cell.source, f"<{stage}:cell>", namespace)
     return failures
 
 

@@ -6,10 +6,11 @@ learner's kernel (sandboxed by `sandbox.SandboxedKernelManager`) except the
 hidden part of each test cell (between ``### BEGIN HIDDEN TESTS`` and
 ``### END HIDDEN TESTS``).  That part runs here, in the grader's process:
 names it uses that the grader does not define (``propagate``, ``m_train``)
-come from the kernel through `firstneuron.bridge`, a channel that carries
-plain data only.  A learner's function becomes a `LearnerFunction` whose calls
-send the arguments to the kernel and bring back the result, printed output,
-arguments changed in place and exceptions.  So the checks, the reference and
+come from the kernel through `learner.KernelChannel` (`firstneuron.bridge`), a
+channel that carries plain data only.  A learner's function becomes a
+`learner.LearnerFunction` whose calls send the arguments to the kernel and bring
+back the result, printed output, arguments changed in place and exceptions.
+So the checks, the reference and
 the expected values never enter the learner's interpreter, and nothing the
 kernel does (patching numpy, inspecting frames, rewriting input) can reach
 them.
@@ -21,419 +22,42 @@ costs that cell only (the kernel is restarted and the earlier cells replayed),
 and learner-made HTML or JavaScript is never kept in the notebook.
 """
 import asyncio
-import builtins
 import contextlib
-import functools
-import io
 import json
-import os
-import re
-import sys
 import time
 from queue import Empty
 
 import nbformat
-import zmq
-import zmq.utils.monitor
 from jupyter_client.asynchronous import AsyncKernelClient
-from jupyter_client.blocking import BlockingKernelClient
 from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
-from nbgrader.utils import is_grade, is_solution
 from traitlets import Bool, Integer
 
 import checks  # noqa: F401  (the grader's own, from autograder/, loaded before any submission's file exists)
 import sandbox
-from firstneuron import bridge
+from cells import ErrorKind, is_graded, is_test_cell, set_diagnosis, split_hidden
+from learner import (
+    INTERRUPT_GRACE, MAX_ENAME, SCRATCH_FULL, GradingInterrupted, KernelChannel, bounded_client, run_hidden,
+    scratch_bytes,
+)
 
-HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[ \t]*\n(.*?)^[ \t]*### END HIDDEN TESTS[ \t]*\n?", re.S | re.M)
 #: Output MIME types kept from a learner's kernel: nothing that a browser would run.
 SAFE_MIME = ("text/plain", "image/png", "image/jpeg")
-#: Seconds the kernel gets to stop after an interrupt before it is restarted.
-INTERRUPT_GRACE = 3
-#: Seconds a channel to the kernel may stay disconnected before it counts as cut (libzmq reconnects at once).
-RECONNECT_GRACE = 3.0
 #: Restarts of a dead or stuck kernel per submission.
 MAX_RESTARTS = 3
 
-TIMED_OUT = "CellTimeoutError"
-KERNEL_DIED = "KernelDied"
-TOO_LARGE = "MessageTooLarge"
-SCRATCH_FULL = ("the kernel wrote more than {limit} bytes to its scratch folder (TrustedExecute.max_scratch_bytes); "
-                "it was restarted with a fresh one")
 OUTPUT_CUT = "\n[output cut: this cell printed more than {limit} characters (TrustedExecute.max_output)]\n"
 NOTEBOOK_CUT = ("\n[output cut: the notebook printed more than {limit} characters in all "
                 "(TrustedExecute.max_notebook_output)]\n")
 ERROR_CUT = " [cut: more than {limit} characters (TrustedExecute.max_error_chars)]"
-#: Characters of an exception's class name kept.
-MAX_ENAME = 100
-
-
-class GradingInterrupted(BaseException):
-    """The learner's code ran past its time limit or its kernel died; not an exception a check may catch."""
-
-    def __init__(self, ename, message):
-        super().__init__(message)
-        self.ename = ename
-
-
-class LearnerException(Exception):
-    """An exception of a class that is not a Python builtin, raised by the learner's code."""
-
-
-def learner_exception(error):
-    """The exception a check sees for `error` (the kernel's report): a builtin class where it was one."""
-    name, message = str(error.get("type", "Exception")), str(error.get("message", ""))[:bridge.MAX_MESSAGE]
-    name = name if name.isidentifier() and len(name) <= MAX_ENAME else "LearnerException"
-    cls = getattr(builtins, name, None)
-    if not (error.get("builtin") and isinstance(cls, type) and issubclass(cls, Exception)):
-        cls = type(name, (LearnerException,), {})
-    try:
-        exception = cls(message)
-    except (TypeError, ValueError):  # builtins with other signatures (UnicodeDecodeError ...)
-        exception = type(name, (LearnerException,), {})(message)
-    frames = error.get("frames") if isinstance(error.get("frames"), list) else []
-    exception.learner_frames = [tuple(str(part)[:bridge.MAX_FRAME_TEXT] if isinstance(part, str) else part
-                                      for part in frame)
-                                for frame in frames[-bridge.MAX_FRAMES:] if isinstance(frame, list) and len(frame) == 4]
-    return exception
-
-
-@functools.lru_cache(maxsize=None)
-def bounded_client(base, limit):
-    """`base` (a kernel client class) whose sockets drop any message over `limit` bytes, and say so.
-
-    libzmq checks a message's declared size against ``ZMQ_MAXMSGSIZE`` before it
-    reads the message, and cuts the connection to a peer that sends a larger
-    one (it does not reconnect).  So the grader never reads, let alone parses,
-    an oversized message; `connection_cut` tells it that one was sent.
-
-    Parameters
-    ----------
-    base : type
-        ``AsyncKernelClient`` (nbclient's) or ``BlockingKernelClient`` (the bridge's).
-    limit : int
-        Bytes of one message (of each of its parts), at most.
-
-    Returns
-    -------
-    cls : type
-        A subclass of `base`.
-    """
-
-    class Bounded(base):
-        max_message_bytes = limit
-
-        def _context_default(self):
-            context = super()._context_default()
-            context.setsockopt(zmq.MAXMSGSIZE, limit)
-            return context
-
-        def start_channels(self, *args, **kwargs):
-            super().start_channels(*args, **kwargs)
-            self._watchers = []
-            for name in ("_shell_channel", "_iopub_channel", "_stdin_channel", "_control_channel"):
-                sock = getattr(getattr(self, name, None), "socket", None)
-                if sock is None:
-                    continue
-                address = f"inproc://firstneuron-monitor-{id(self)}-{name}"
-                sock.monitor(address, zmq.EVENT_DISCONNECTED | zmq.EVENT_HANDSHAKE_SUCCEEDED)
-                watcher = zmq.Context.shadow(sock.context.underlying).socket(zmq.PAIR)
-                watcher.linger = 0
-                watcher.connect(address)
-                self._watchers.append([watcher, None])  # the socket, and when it was disconnected
-
-        def connection_cut(self, settle=False):
-            """True once a channel to the kernel was cut for good (an oversized message, or its death).
-
-            libzmq reconnects after a timeout or a dropped connection, never after
-            an oversized message: a disconnection counts once `RECONNECT_GRACE`
-            seconds passed without a new handshake.  With `settle`, a recent
-            disconnection is waited out rather than left for later.
-            """
-            now = time.monotonic()
-            pending = 0.0
-            for state in getattr(self, "_watchers", []):
-                while state[0].poll(0):
-                    event = zmq.utils.monitor.recv_monitor_message(state[0])["event"]
-                    state[1] = now if event == zmq.EVENT_DISCONNECTED else None
-                if state[1] is not None:
-                    if now - state[1] > RECONNECT_GRACE:
-                        return True
-                    pending = max(pending, RECONNECT_GRACE - (now - state[1]))
-            if settle and pending:
-                time.sleep(pending + 0.1)
-                return self.connection_cut()
-            return False
-
-        def stop_channels(self):
-            for name in ("_shell_channel", "_iopub_channel", "_stdin_channel", "_control_channel"):
-                sock = getattr(getattr(self, name, None), "socket", None)
-                if sock is not None and not sock.closed:
-                    with contextlib.suppress(zmq.ZMQError):
-                        sock.disable_monitor()
-            for watcher, _ in getattr(self, "_watchers", []):
-                watcher.close()
-            self._watchers = []
-            super().stop_channels()
-
-    Bounded.__name__ = Bounded.__qualname__ = f"Bounded{base.__name__}"
-    return Bounded
-
-
-class KernelBridge:
-    """The grader's end of `firstneuron.bridge`: requests to the learner's kernel, answers as plain data.
-
-    Parameters
-    ----------
-    km : jupyter_client.KernelManager
-        The kernel's manager (to interrupt it).
-    deadline : float
-        ``time.monotonic()`` after which requests stop with `GradingInterrupted`.
-    max_answer_bytes : int
-        Bytes of one message from the kernel, at most: a larger answer is never read
-        (see `bounded_client`) and stops the request with `GradingInterrupted`.
-    """
-
-    def __init__(self, km, deadline, max_answer_bytes=64 * 1024**2, max_scratch_bytes=None):
-        self.km = km
-        self.deadline = deadline
-        self.max_scratch_bytes, self._checked = max_scratch_bytes, time.monotonic()
-        self.kc = bounded_client(BlockingKernelClient, max_answer_bytes)(parent=km)
-        self.kc.load_connection_info(km.get_connection_info())
-        self.kc.start_channels()
-
-    def close(self):
-        self.kc.stop_channels()
-
-    def request(self, payload, substitutes=None):
-        """Send one request; return the kernel's answer (a dict) once the kernel is idle again."""
-        code = f"__import__('firstneuron.bridge', fromlist=['serve']).serve({json.dumps(payload)!r})"
-        msg_id = self.kc.execute(code, silent=False, store_history=False, allow_stdin=bool(substitutes),
-                                 stop_on_error=False)
-        answer = None
-        while True:
-            left = self.deadline - time.monotonic()
-            if left <= 0:
-                self._interrupt()
-                raise GradingInterrupted(TIMED_OUT, "time limit")
-            if substitutes:
-                self._answer_stdin(substitutes)
-            if self.kc.connection_cut():
-                raise self._cut()
-            if self.max_scratch_bytes is not None and time.monotonic() > self._checked + 1:
-                self._checked = time.monotonic()
-                if (scratch_bytes(self.km) or 0) > self.max_scratch_bytes:
-                    self._interrupt()
-                    raise GradingInterrupted(KERNEL_DIED, SCRATCH_FULL.format(limit=self.max_scratch_bytes))
-            try:
-                msg = self.kc.get_iopub_msg(timeout=min(left, 0.05 if substitutes else 0.5))
-            except Empty:
-                if not self.kc.is_alive():
-                    raise GradingInterrupted(KERNEL_DIED, "the kernel died") from None
-                continue
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
-            kind, content = msg["msg_type"], msg["content"]
-            if kind == "display_data" and bridge.MIME in content.get("data", {}):
-                answer = content["data"][bridge.MIME]
-            elif kind == "status" and content.get("execution_state") == "idle":
-                break
-        if not isinstance(answer, dict):
-            raise GradingInterrupted(KERNEL_DIED, "the kernel gave no answer (it may have exited)")
-        return answer
-
-    def _cut(self):
-        """The `GradingInterrupted` for a connection the kernel lost: an oversized answer, or its death."""
-        if kernel_alive(self.km):
-            return GradingInterrupted(TOO_LARGE, f"the kernel sent an answer larger than "
-                                                 f"{self.kc.max_message_bytes} bytes (TrustedExecute.max_answer_bytes)")
-        return GradingInterrupted(KERNEL_DIED, "the kernel died")
-
-    def _answer_stdin(self, substitutes):
-        try:
-            msg = self.kc.get_stdin_msg(timeout=0)
-        except Empty:
-            return
-        if msg["msg_type"] != "input_request":
-            return
-        try:
-            request = json.loads(msg["content"]["prompt"])
-            function = substitutes[request["substitute"]]
-            reply = bridge.dumps(function(*bridge.decode(request["args"])))
-        except (KeyError, TypeError, ValueError, ArithmeticError) as error:
-            reply = bridge.dumps({"error": type(error).__name__})
-        self.kc.input(reply)
-
-    def _interrupt(self):
-        """Interrupt the kernel and wait for it to be idle; GradingInterrupted says whether it came back."""
-        with contextlib.suppress(Exception):  # a kernel that is gone cannot be interrupted
-            result = self.km.interrupt_kernel()
-            if asyncio.iscoroutine(result):  # an AsyncKernelManager's; this thread has no loop running
-                asyncio.run(result)
-        end = time.monotonic() + INTERRUPT_GRACE
-        while time.monotonic() < end:
-            try:
-                msg = self.kc.get_iopub_msg(timeout=0.2)
-            except Empty:
-                continue
-            if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
-                return
-
-    def describe(self, name):
-        return self.request({"op": "describe", "name": name})
-
-    def call(self, name, args, kwargs, substitutes=None):
-        payload = {"op": "call", "name": name, "args": bridge.encode(list(args)),
-                   "kwargs": bridge.encode(dict(kwargs)), "substitutes": sorted(substitutes or {})}
-        return self.request(payload, substitutes)
-
-
-#: Files and folders of a scratch folder counted at most: more is treated as over its cap.
-MAX_SCRATCH_ENTRIES = 100_000
-
-
-def scratch_bytes(km):
-    """Bytes of disk the files in the scratch folder of `km` use (None without a scratch folder).
-
-    Counting stops past `MAX_SCRATCH_ENTRIES` files and folders, which counts as
-    more than any cap.
-    """
-    scratch = getattr(km, "scratch", None)
-    if scratch is None:
-        return None
-    total, entries, folders = 0, 0, [str(scratch)]
-    while folders:
-        with contextlib.suppress(OSError), os.scandir(folders.pop()) as found:
-            for entry in found:
-                entries += 1
-                if entries > MAX_SCRATCH_ENTRIES:
-                    return sys.maxsize
-                with contextlib.suppress(OSError):
-                    if entry.is_dir(follow_symlinks=False):
-                        folders.append(entry.path)
-                    total += entry.stat(follow_symlinks=False).st_blocks * 512
-    return total
-
-
-def kernel_alive(km, wait=1.0):
-    """True when the kernel of `km` is still running `wait` seconds after its connection was cut."""
-    time.sleep(wait)  # a kernel that died closes its sockets before its process is reaped
-    with contextlib.suppress(Exception):  # a manager that cannot tell: the kernel is treated as dead
-        alive = km.is_alive()
-        return bool(asyncio.run(alive) if asyncio.iscoroutine(alive) else alive)
-    return False
-
-
-class LearnerFunction:
-    """A learner's function, called in the learner's kernel with plain data (see `KernelBridge`)."""
-
-    def __init__(self, channel, name, module):
-        self._channel, self.__name__, self.__qualname__ = channel, name, name
-        self.__module__ = module
-        self._substitutes = {}
-
-    def __repr__(self):
-        return f"<the learner's function {self.__name__}>"
-
-    @contextlib.contextmanager
-    def substitute(self, name, replacement):
-        """While the block runs, the learner's function finds the grader's `replacement` under `name`."""
-        self._substitutes[name] = replacement
-        try:
-            yield
-        finally:
-            del self._substitutes[name]
-
-    def __call__(self, *args, **kwargs):
-        answer = self._channel.call(self.__name__, args, kwargs, dict(self._substitutes))
-        if "bridge_error" in answer:
-            error = answer["bridge_error"]
-            message = str(error.get("message", "") if isinstance(error, dict) else "")[:bridge.MAX_MESSAGE]
-            raise TypeError(f"{self.__name__}: its result cannot be graded: {message}")
-        for index, value in answer.get("changed", []):
-            _write_back(args, index, value)
-        sys.stdout.write(str(answer.get("stdout", ""))[:bridge.MAX_PRINTED])
-        sys.stderr.write(str(answer.get("stderr", ""))[:bridge.MAX_PRINTED])
-        if "error" in answer:
-            raise learner_exception(answer["error"] if isinstance(answer["error"], dict) else {})
-        return bridge.decode(answer.get("result"))
-
-
-def _write_back(args, index, value):
-    """Change the grader's copy of argument `index` as the learner's function changed its own."""
-    import numpy as np
-
-    if not (isinstance(index, int) and 0 <= index < len(args) and isinstance(args[index], np.ndarray)):
-        return
-    target = args[index]
-    try:
-        target[...] = bridge.decode(value)
-    except (ValueError, TypeError, bridge.BridgeError):
-        target[...] = np.logical_not(target) if target.dtype == bool else target + 1  # changed, somehow
-
-
-class KernelNamespace(dict):
-    """The names hidden tests use: their own (imports, assignments), else the learner's kernel's."""
-
-    def __init__(self, channel):
-        super().__init__()
-        self._channel = channel
-
-    def __getitem__(self, name):
-        if dict.__contains__(self, name):
-            return dict.__getitem__(self, name)
-        if hasattr(builtins, name):
-            raise KeyError(name)
-        answer = self._channel.describe(name)
-        kind = answer.get("kind")
-        if kind == "function":
-            value = LearnerFunction(self._channel, name, str(answer.get("module")))
-        elif kind == "value":
-            value = bridge.decode(answer.get("value"))
-        else:
-            raise KeyError(name)
-        dict.__setitem__(self, name, value)
-        return value
-
-
-def split_hidden(source):
-    """``(hidden, visible)``: a test cell's hidden tests and the rest, or ``(None, source)``."""
-    hidden = HIDDEN.findall(source)
-    if not hidden:
-        return None, source
-    return "\n".join(hidden), HIDDEN.sub("", source)
 
 
 def error_output(ename, evalue):
     """An nbformat error output that shows one line, ``ename: evalue``."""
+    ename = str(ename)  # a cells.ErrorKind is written as its plain name
     return nbformat.v4.new_output("error", ename=ename, evalue=evalue,
                                   traceback=[f"{ename}: {evalue}" if evalue else ename])
-
-
-def run_hidden(source, channel):
-    """Run hidden tests here, against the learner's kernel.
-
-    Returns
-    -------
-    failure : nbformat output or None
-        The error output a failed check leaves in the test cell (None when they pass).
-    diagnosis : dict or None
-        ``{"name": ..., "hint": ...}`` when a check named the learner's mistake: data for the
-        gradebook's readers (kept in the cell's metadata under ``firstneuron``), never parsed
-        back out of the message.
-    """
-    namespace = KernelNamespace(channel)
-    context = {"__builtins__": builtins, "__name__": "__hidden_tests__"}
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        try:
-            exec(compile(source, "<hidden tests>", "exec"), context, namespace)
-        except Exception as error:  # the verdict of a check, or the learner's exception it let through
-            name = getattr(error, "mistake", None)
-            diagnosis = {"name": name, "hint": getattr(error, "hint", None)} if isinstance(name, str) else None
-            return error_output(type(error).__name__, str(error)), diagnosis
-    return None, None
 
 
 class TrustedExecute(Execute):
@@ -478,20 +102,18 @@ class TrustedExecute(Execute):
         if cell.cell_type != "code" or not cell.source.strip():
             return cell
         if time.monotonic() > self._deadline:
-            cell.outputs = [error_output(TIMED_OUT, "not run: the notebook used up its time limit")]
+            cell.outputs = [error_output(ErrorKind.TIMED_OUT, "not run: the notebook used up its time limit")]
             return cell
-        hidden, visible = split_hidden(cell.source) if is_grade(cell) else (None, cell.source)
+        hidden, visible = split_hidden(cell.source) if is_graded(cell) else (None, cell.source)
         self._printed[cell_index] = 0
         self._cut_cells.discard(cell_index)
         stuck = None  # why the kernel may no longer answer
         try:
             if hidden is not None:
                 # In a thread of its own, outside this loop's context (the blocking client runs its own loop).
-                failure, diagnosis = await asyncio.get_running_loop().run_in_executor(None, self._hidden, hidden)
-                cell.metadata.pop("firstneuron", None)
-                if diagnosis:
-                    cell.metadata["firstneuron"] = {"diagnosis": diagnosis}
-                cell.outputs = [failure] if failure is not None else []
+                outcome = await asyncio.get_running_loop().run_in_executor(None, self._hidden, hidden)
+                set_diagnosis(cell, outcome.diagnosis)
+                cell.outputs = [] if outcome.passed else [error_output(outcome.ename, str(outcome.error))]
             else:
                 cell.outputs = []
             if visible.strip() and not cell.outputs:  # after hidden checks that passed
@@ -500,23 +122,23 @@ class TrustedExecute(Execute):
                     await super().async_execute_cell(cell, cell_index, execution_count, store_history)
                 finally:
                     cell.source = original
-            if any(o.get("ename") == TIMED_OUT for o in cell.outputs):
+            if any(o.get("ename") == ErrorKind.TIMED_OUT for o in cell.outputs):
                 stuck = "the cell ran past its time limit and ignored the interrupt"
         except GradingInterrupted as stop:
             cell.outputs = [error_output(stop.ename, str(stop))]
             stuck = str(stop)
-            if stop.ename == KERNEL_DIED:
+            if stop.ename == ErrorKind.KERNEL_DIED:
                 await self._restart(cell_index, stuck)
                 stuck = None
         except CellTimeoutError:
-            cell.outputs = [error_output(TIMED_OUT, "this cell ran past its time limit")]
+            cell.outputs = [error_output(ErrorKind.TIMED_OUT, "this cell ran past its time limit")]
             stuck = "the cell ran past its time limit and ignored the interrupt"
         except DeadKernelError:
-            cell.outputs = [error_output(KERNEL_DIED, "the kernel died while this cell ran (the process "
+            cell.outputs = [error_output(ErrorKind.KERNEL_DIED, "the kernel died while this cell ran (the process "
                                          "exited, crashed, ran out of memory or wrote more files than its "
                                          "folder may hold)")]
             if self._scratch_full:
-                cell.outputs = [error_output(KERNEL_DIED, SCRATCH_FULL.format(limit=self.max_scratch_bytes))]
+                cell.outputs = [error_output(ErrorKind.KERNEL_DIED, SCRATCH_FULL.format(limit=self.max_scratch_bytes))]
             elif self._cut_off and await self._still_alive():
                 cell.outputs = [self._too_large()]
             await self._restart(cell_index, "the kernel died")
@@ -528,15 +150,15 @@ class TrustedExecute(Execute):
         if stuck and not await self._responsive():
             await self._restart(cell_index, stuck)
         cell.outputs = [bounded_error(o, self.max_error_chars) for o in cell.outputs]
-        if is_grade(cell):
+        if is_graded(cell):
             cell.outputs = [_grade_safe(o) for o in cell.outputs]
         return cell
 
     execute_cell = run_sync(async_execute_cell)
 
     def _hidden(self, source):
-        channel = KernelBridge(self.km, min(self._deadline, time.monotonic() + (self.timeout or 30)),
-                               self.max_answer_bytes, self.max_scratch_bytes)
+        channel = KernelChannel(self.km, min(self._deadline, time.monotonic() + (self.timeout or 30)),
+                                self.max_answer_bytes, self.max_scratch_bytes)
         try:
             return run_hidden(source, channel)
         finally:
@@ -616,7 +238,7 @@ class TrustedExecute(Execute):
         return False
 
     def _too_large(self):
-        return error_output(TOO_LARGE, f"the kernel sent a message larger than {self.max_message_bytes} bytes "
+        return error_output(ErrorKind.TOO_LARGE, f"the kernel sent a message larger than {self.max_message_bytes} bytes "
                                        "(TrustedExecute.max_message_bytes); it was not read, and the kernel was "
                                        "restarted")
 
@@ -651,7 +273,7 @@ class TrustedExecute(Execute):
         await self.async_start_new_kernel(cwd=self._cwd)
         await self.async_start_new_kernel_client()
         for cell in self.nb.cells[:cell_index]:
-            if cell.cell_type != "code" or is_grade(cell) and not is_solution(cell):
+            if cell.cell_type != "code" or is_test_cell(cell):
                 continue
             if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
                 continue

@@ -20,10 +20,17 @@ description (its type's name), which the grader can only describe, never use:
 `decode` makes plain types only, chosen by the form of the data, and never
 lets the kernel's word for a type pass for a plain type's name.
 
+The messages themselves are small typed records (`DescribeRequest`,
+`CallRequest`, `Description`, `CallAnswer`, `BridgeFailure`, `SubstituteRequest`),
+each with ``to_wire`` (JSON-ready plain data) and ``from_wire``; their wire
+format is plain JSON, read only after the grader bounded its size.  The names
+of the operations and of the answers' kinds are `Op` and `Kind`.
+
 This module is learner-facing (it runs in the learner's kernel) and holds no
 solution and no check: whatever a kernel answers is treated by the grader as
-untrusted data.  ``serve`` is the kernel's entry point; see
-``autograder/trusted.py`` for the grader's side.
+untrusted data, and `from_wire` keeps only what has the expected form.
+``serve`` is the kernel's entry point; see ``autograder/learner.py`` for the
+grader's side.
 """
 import base64
 import builtins
@@ -34,6 +41,8 @@ import math
 import re
 import sys
 import traceback
+from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 
@@ -252,6 +261,188 @@ def loads(text):
         raise BridgeError(f"not JSON plain data: {error}") from error
 
 
+# --- The messages: typed records, the same plain JSON on the wire ----------------------------------
+
+class Op(StrEnum):
+    """What the grader asks the kernel."""
+
+    DESCRIBE = "describe"  # is a name defined: a function, a value, or missing?
+    CALL = "call"          # call a function with plain-data arguments
+
+
+class Kind(StrEnum):
+    """What a name of the kernel is (`Description.kind`)."""
+
+    MISSING = "missing"
+    FUNCTION = "function"
+    VALUE = "value"
+
+
+def _text(value, limit):
+    """`value` as a str of at most `limit` characters (a non-str is made one)."""
+    return str(value)[:limit]
+
+
+@dataclass(frozen=True)
+class LearnerError:
+    """An exception raised in the kernel, as data: its class's name, whether that is a builtin, message, frames.
+
+    `frames` are ``(file, line, function, source line)`` of the innermost `MAX_FRAMES`
+    frames outside this module, outermost first.
+    """
+
+    type: str
+    builtin: bool
+    message: str
+    frames: list = field(default_factory=list)
+
+    @classmethod
+    def of(cls, error):
+        """The record of `error` (an exception caught in the kernel)."""
+        return cls(type(error).__name__[:MAX_FRAME_TEXT], getattr(builtins, type(error).__name__, None) is type(error),
+                   str(error)[:MAX_MESSAGE], _frames(error.__traceback__))
+
+    def to_wire(self):
+        return {"type": self.type, "builtin": self.builtin, "message": self.message, "frames": self.frames}
+
+    @classmethod
+    def from_wire(cls, data):
+        """The record the kernel's `data` stands for, bounded; what is not of the expected form is left out."""
+        data = data if isinstance(data, dict) else {}
+        frames = data.get("frames") if isinstance(data.get("frames"), list) else []
+        return cls(str(data.get("type", "Exception")), bool(data.get("builtin")),
+                   _text(data.get("message", ""), MAX_MESSAGE),
+                   [tuple(_text(part, MAX_FRAME_TEXT) if isinstance(part, str) else part for part in frame)
+                    for frame in frames[-MAX_FRAMES:] if isinstance(frame, list) and len(frame) == 4])
+
+
+@dataclass(frozen=True)
+class DescribeRequest:
+    """Is `name` defined in the kernel, and is it a function (with its module) or a value?"""
+
+    name: str
+
+    def to_wire(self):
+        return {"op": Op.DESCRIBE.value, "name": self.name}
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    """Call the kernel's function `name` with `args` and `kwargs` (plain data).
+
+    `substitutes` are global names of the function that the grader computes
+    while it runs (each call is relayed to the grader, see `SubstituteRequest`).
+    """
+
+    name: str
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    substitutes: tuple = ()
+
+    def to_wire(self):
+        return {"op": Op.CALL.value, "name": self.name, "args": encode(list(self.args)),
+                "kwargs": encode(dict(self.kwargs)), "substitutes": sorted(self.substitutes)}
+
+
+def request_from_wire(data):
+    """The `DescribeRequest` or `CallRequest` that parsed JSON `data` stands for (its values decoded)."""
+    op, name = data["op"], data["name"]
+    if op == Op.DESCRIBE:
+        return DescribeRequest(name)
+    return CallRequest(name, tuple(decode(data["args"])), decode(data["kwargs"]), tuple(data.get("substitutes", [])))
+
+
+@dataclass(frozen=True)
+class Description:
+    """The answer to a `DescribeRequest`: `kind`, the function's `module`, or the `value` (still encoded)."""
+
+    kind: Kind
+    module: str = None
+    value: object = None
+
+    def to_wire(self):
+        if self.kind == Kind.FUNCTION:
+            return {"kind": self.kind.value, "module": self.module}
+        if self.kind == Kind.VALUE:
+            return {"kind": self.kind.value, "value": self.value}
+        return {"kind": self.kind.value}
+
+
+@dataclass(frozen=True)
+class CallAnswer:
+    """The answer to a `CallRequest`.
+
+    `result` is the encoded return value, `error` the exception raised instead
+    (a `LearnerError`, or None), `stdout` / `stderr` what was printed, and
+    `changed` the ``(index, encoded value)`` of each array argument changed in place.
+    """
+
+    result: object = None
+    error: LearnerError = None
+    stdout: str = ""
+    stderr: str = ""
+    changed: list = field(default_factory=list)
+
+    def to_wire(self):
+        answer = {"error": self.error.to_wire()} if self.error is not None else {"result": self.result}
+        answer.update(stdout=self.stdout, stderr=self.stderr, changed=[[i, v] for i, v in self.changed])
+        return answer
+
+
+@dataclass(frozen=True)
+class BridgeFailure:
+    """The answer to a request the kernel could not serve (not plain data, or an answer too large)."""
+
+    error: LearnerError
+
+    def to_wire(self):
+        return {"bridge_error": self.error.to_wire()}
+
+
+def answer_from_wire(data, request):
+    """The typed answer that `data` (parsed JSON from the kernel) stands for, as an answer to `request`.
+
+    Nothing is decoded here (values stay encoded until they are used); what is
+    not of the expected form is left out, as if the kernel had not sent it.
+
+    Returns
+    -------
+    answer : Description, CallAnswer or BridgeFailure
+    """
+    data = data if isinstance(data, dict) else {}
+    if "bridge_error" in data:
+        return BridgeFailure(LearnerError.from_wire(data["bridge_error"]))
+    if isinstance(request, DescribeRequest):
+        kind = data.get("kind")
+        kind = Kind(kind) if kind in tuple(Kind) else Kind.MISSING
+        return Description(kind, str(data.get("module")) if kind == Kind.FUNCTION else None,
+                           data.get("value") if kind == Kind.VALUE else None)
+    changed = data.get("changed") if isinstance(data.get("changed"), list) else []
+    return CallAnswer(data.get("result"), LearnerError.from_wire(data["error"]) if "error" in data else None,
+                      _text(data.get("stdout", ""), MAX_PRINTED), _text(data.get("stderr", ""), MAX_PRINTED),
+                      [tuple(pair) for pair in changed if isinstance(pair, list) and len(pair) == 2])
+
+
+@dataclass(frozen=True)
+class SubstituteRequest:
+    """The kernel asks the grader for its `name` (a substitute, see `CallRequest`) on `args` (plain data)."""
+
+    name: str
+    args: tuple = ()
+
+    def to_wire(self):
+        return {"substitute": self.name, "args": encode(list(self.args))}
+
+    @classmethod
+    def from_wire(cls, data):
+        """The request parsed JSON `data` stands for (KeyError, TypeError or BridgeError when it is not one)."""
+        return cls(data["substitute"], tuple(decode(data["args"])))
+
+
+#: What a substitute's reply holds when the grader could not compute it: ``{SUBSTITUTE_FAILED: error's class name}``.
+SUBSTITUTE_FAILED = "error"
+
+
 # --- The kernel's side --------------------------------------------------------------------------
 
 class _Capped(io.StringIO):
@@ -275,84 +466,96 @@ def _frames(tb):
 
 
 def _error(error):
-    return {"type": type(error).__name__[:MAX_FRAME_TEXT],
-            "builtin": getattr(builtins, type(error).__name__, None) is type(error),
-            "message": str(error)[:MAX_MESSAGE], "frames": _frames(error.__traceback__)}
+    """The `LearnerError` record of `error`."""
+    return LearnerError.of(error)
 
 
-def _call(namespace, request):
-    """Run one call request in `namespace` and return the answer (a dict of plain data)."""
-    function = namespace.get(request["name"])
-    args, kwargs = request["args"], request["kwargs"]
+def _call(namespace, request, ask):
+    """Run one `CallRequest` in `namespace`; the `CallAnswer`."""
+    function = namespace.get(request.name)
+    args, kwargs = list(request.args), request.kwargs
     before = [np.array(a, copy=True) if isinstance(a, np.ndarray) else None for a in args]
-    substitutes = {name: _relay(name) for name in request.get("substitutes", [])}
+    substitutes = {name: _relay(name, ask) for name in request.substitutes}
     globals_ = getattr(function, "__globals__", None)
     saved = {name: globals_.get(name, _MISSING) for name in substitutes} if isinstance(globals_, dict) else {}
     if saved:
         globals_.update(substitutes)
     out, err = _Capped(), _Capped()
-    answer = {}
+    result = error = None
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), np.errstate(all="ignore"):
-            answer["result"] = encode(function(*args, **kwargs))
-    except Exception as error:  # the learner's error, reported to the grader as data
-        answer["error"] = _error(error)
+            result = encode(function(*args, **kwargs))
+    except Exception as raised:  # the learner's error, reported to the grader as data
+        error = _error(raised)
     finally:
         for name, value in saved.items():
             if value is _MISSING:
                 globals_.pop(name, None)
             else:
                 globals_[name] = value
-    answer["stdout"], answer["stderr"] = out.getvalue(), err.getvalue()
-    answer["changed"] = [[i, encode(a)] for i, (a, b) in enumerate(zip(args, before))
-                         if b is not None and not np.array_equal(a, b, equal_nan=True)]
-    return answer
+    changed = [(i, encode(a)) for i, (a, b) in enumerate(zip(args, before))
+               if b is not None and not np.array_equal(a, b, equal_nan=True)]
+    return CallAnswer(result, error, out.getvalue(), err.getvalue(), changed)
 
 
 _MISSING = object()
 
 
-def _relay(name):
-    """A stand-in for `name` that asks the grader to compute it (over Jupyter's stdin channel)."""
+def _relay(name, ask):
+    """A stand-in for `name` that asks the grader to compute it: `ask` sends a JSON request, returns the reply."""
 
     def relay(*args):
-        reply = loads(builtins.input(json.dumps({"substitute": name, "args": encode(list(args))})))
-        if isinstance(reply, dict) and "error" in reply:
-            raise RuntimeError(f"the course's {name} could not run on these arguments: {reply['error']}")
+        reply = loads((ask or builtins.input)(json.dumps(SubstituteRequest(name, args).to_wire())))
+        if isinstance(reply, dict) and SUBSTITUTE_FAILED in reply:
+            raise RuntimeError(f"the course's {name} could not run on these arguments: {reply[SUBSTITUTE_FAILED]}")
         return reply
 
     relay.__name__ = name
     return relay
 
 
-def serve(request_json, namespace=None):
-    """Answer one request of the grader, publishing the answer as display data of type `MIME`.
+def respond(request_json, namespace, ask=None):
+    """The answer (plain data, at most `MAX_ANSWER` characters of JSON) to one request of the grader.
 
-    Requests are JSON: ``{"op": "describe", "name": ...}`` (is `name` defined, a function
-    (with its module) or a value?) or ``{"op": "call", "name": ..., "args": [...], "kwargs":
-    {...}, "substitutes": [...]}``.
+    Parameters
+    ----------
+    request_json : str
+        A `DescribeRequest` or `CallRequest` as JSON.
+    namespace : dict
+        The names the request may use.
+    ask : callable, optional
+        How a substitute asks the grader (str -> str); Python's ``input`` by
+        default, which the kernel relays over Jupyter's stdin channel.
+
+    Returns
+    -------
+    answer : dict
+        The wire form of a `Description`, `CallAnswer` or `BridgeFailure`.
     """
+    try:
+        request = request_from_wire(json.loads(request_json))
+        if isinstance(request, DescribeRequest):
+            if request.name not in namespace:
+                answer = Description(Kind.MISSING)
+            elif callable(namespace[request.name]):
+                answer = Description(Kind.FUNCTION, str(getattr(namespace[request.name], "__module__", None)))
+            else:
+                answer = Description(Kind.VALUE, value=encode(namespace[request.name]))
+        else:
+            answer = _call(namespace, request, ask)
+        answer = answer.to_wire()
+    except Exception as error:  # a bad request or an unencodable answer: say so, as data
+        answer = BridgeFailure(_error(error)).to_wire()
+    size = len(json.dumps(answer))
+    if size > MAX_ANSWER:
+        answer = BridgeFailure(LearnerError("ValueError", True, f"the answer is {size} characters of JSON, more "
+                                                                f"than {MAX_ANSWER}")).to_wire()
+    return answer
+
+
+def serve(request_json, namespace=None):
+    """Answer one request of the grader (see `respond`), publishing the answer as display data of type `MIME`."""
     from IPython.display import publish_display_data
 
     namespace = sys.modules["__main__"].__dict__ if namespace is None else namespace
-    try:
-        request = json.loads(request_json)
-        op, name = request["op"], request["name"]
-        if op == "describe":
-            if name not in namespace:
-                answer = {"kind": "missing"}
-            elif callable(namespace[name]):
-                answer = {"kind": "function", "module": str(getattr(namespace[name], "__module__", None))}
-            else:
-                answer = {"kind": "value", "value": encode(namespace[name])}
-        else:
-            request["args"] = list(decode(request["args"]))
-            request["kwargs"] = decode(request["kwargs"])
-            answer = _call(namespace, request)
-    except Exception as error:  # a bad request or an unencodable answer: say so, as data
-        answer = {"bridge_error": _error(error)}
-    size = len(json.dumps(answer))
-    if size > MAX_ANSWER:
-        answer = {"bridge_error": {"type": "ValueError", "builtin": True, "frames": [],
-                                   "message": f"the answer is {size} characters of JSON, more than {MAX_ANSWER}"}}
-    publish_display_data({MIME: answer})
+    publish_display_data({MIME: respond(request_json, namespace)})

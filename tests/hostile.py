@@ -337,8 +337,8 @@ CASES = [
          "{'data': {'text/plain': 'x' * 300_000_000}, 'metadata': {}}, parent=k.get_parent('shell'))\n"
          "except MemoryError:\n    pass", base="correct", exact=True),
     Case("patched_bridge_error", "patches firstneuron.bridge._error to answer 30 M characters",
-         "import firstneuron.bridge as fb\nfb._error = lambda e: {'type': 'ValueError', 'builtin': True, "
-         "'message': 'x' * 30_000_000, 'frames': []}\n_wrong = propagate\ndef propagate(w, b, X, Y):\n"
+         "import firstneuron.bridge as fb\nfb._error = lambda e: fb.LearnerError('ValueError', True, "
+         "'x' * 30_000_000, [])\n_wrong = propagate\ndef propagate(w, b, X, Y):\n"
          "    if X.shape != (2, 3):\n        raise ValueError('no')\n    return _wrong(w, b, X, Y)"),
     Case("many_cells", "400 cells, each printing 990,000 characters", "print('x' * 990_000)", base="correct",
          cells=400, refused="TrustedExecute.max_cells"),

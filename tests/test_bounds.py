@@ -22,8 +22,10 @@ import pytest
 
 import catalogue
 import grading
+import learner
 import sandbox
 import trusted
+from cells import ErrorKind
 from course import REPO, generate_release, grading_env, make_workspace
 
 STAGE = "01-sigmoid"
@@ -70,8 +72,8 @@ def run_notebook(tmp_path, middle, settings=None, sandboxed=SANDBOX):
 def test_a_300_mb_message_costs_its_cell_and_is_never_read(tmp_path):
     outputs, seconds, peak = run_notebook(tmp_path, SEND)
     print(f"\n300 MB message: {seconds:.1f} s, grader's peak memory {peak:.0f} MB")
-    assert [o.get("ename") for o in outputs] == [trusted.TOO_LARGE], \
-        f"expected the sending cell to fail with {trusted.TOO_LARGE}, found {outputs}"
+    assert [o.get("ename") for o in outputs] == [ErrorKind.TOO_LARGE], \
+        f"expected the sending cell to fail with {ErrorKind.TOO_LARGE}, found {outputs}"
     assert "TrustedExecute.max_message_bytes" in outputs[0]["evalue"], f"expected the cap named, found {outputs[0]}"
     assert peak < 600, f"expected the grader's peak memory far below the message, found {peak} MB"
     assert seconds < 120, f"expected the notebook done within 120 s, found {seconds:.0f} s"
@@ -110,8 +112,8 @@ def test_error_outputs_are_cut_to_their_cap_and_keep_their_class():
 
 
 def test_a_learner_exception_from_the_kernel_is_bounded():
-    error = trusted.learner_exception({"type": "ValueError", "builtin": True, "message": "m" * 30_000_000,
-                                       "frames": [["f" * 10_000, 1, "g", "s" * 10_000]] * 1000})
+    error = learner.learner_exception({"type": "ValueError", "builtin": True, "message": "m" * 30_000_000,
+                                        "frames": [["f" * 10_000, 1, "g", "s" * 10_000]] * 1000})
     assert type(error) is ValueError and len(str(error)) <= 2000, \
         f"expected a ValueError of at most 2,000 characters, found {type(error).__name__} of {len(str(error))}"
     assert len(error.learner_frames) <= 20 and all(len(f[0]) <= 300 for f in error.learner_frames), \

@@ -22,6 +22,7 @@ import pytest
 
 import selfcheck
 import catalogue
+import cells
 import course
 
 REPO = Path(__file__).resolve().parent.parent
@@ -50,8 +51,7 @@ def free_port():
 
 def graded_cells(nb):
     """grade_ids of the test cells of `nb`."""
-    return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
-            if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"].get("solution")]
+    return [test.grade_id for test in cells.test_cells(nb)]
 
 
 def figure_cells(stage):

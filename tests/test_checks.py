@@ -15,11 +15,12 @@ import numpy as np
 import pytest
 
 import catalogue
+import cells
 import checks
 import course
 import mutants
 import reference
-import trusted
+from learner import LocalChannel, run_hidden
 from firstneuron.data import load_dataset
 
 VARIANTS = catalogue.load_variants()
@@ -30,7 +31,7 @@ def hidden_checks():
     found = {}
     for stage in course.stages():
         for cell in course.read_notebook(course.notebook_path(course.SOLUTIONS, stage)).cells:
-            hidden, _ = trusted.split_hidden(cell.source)
+            hidden, _ = cells.split_hidden(cell.source)
             for node in ast.walk(ast.parse(hidden or "")):
                 if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and len(node.args) == 1
                         and isinstance(node.args[0], ast.Name) and node.func.id.startswith("check_")):
@@ -84,12 +85,17 @@ def test_a_new_lesson_module_is_found_without_editing_the_package(tmp_path, monk
             del sys.modules[name]
 
 
+def through_the_bridge(function):
+    """`function` as a check sees a learner's: a proxy whose calls cross the bridge's plain data (`LocalChannel`)."""
+    return LocalChannel({function.__name__: function}).function(function.__name__)
+
+
 def as_learner(function):
-    """A copy of a reference function that looks as if a learner wrote it in a notebook."""
+    """A copy of a reference function that looks as if a learner wrote it in a notebook, behind the bridge."""
     copy = types.FunctionType(function.__code__, function.__globals__, function.__name__,
                               function.__defaults__, function.__closure__)
     copy.__module__ = "__main__"
-    return copy
+    return through_the_bridge(copy)
 
 
 @pytest.mark.parametrize("check", list(CHECKED), ids=lambda c: c.__name__)
@@ -109,7 +115,8 @@ def test_the_notebook_solutions_pass_their_hidden_tests(stage):
     namespace = mutants.learner_namespace(stage)
     assert mutants.hidden_tests(stage), f"expected hidden tests in {stage}, found none"
     for grade_id, source in mutants.hidden_tests(stage).items():
-        exec(compile(source, grade_id, "exec"), dict(namespace))
+        outcome = run_hidden(source, LocalChannel(namespace), seed=0)
+        assert outcome.passed, f"expected {stage}'s solutions to pass {grade_id}, found {outcome.error!r}"
 
 
 @pytest.mark.parametrize("variant", [v for v in VARIANTS.values() if v.kind == "correct"], ids=lambda v: v.id)
@@ -234,11 +241,11 @@ def transposed_predict_failure():
         return np.dot(w.T, X)
 
     with pytest.raises(checks.CheckFailure) as failure:
-        checks.check_predict(predict, seed=0)
+        checks.check_predict(through_the_bridge(predict), seed=0)
     return failure
 
 
-def test_learner_frames_from_the_traceback_leave_out_the_grader(transposed_predict_failure):
+def test_learner_frames_from_the_channel_leave_out_the_grader(transposed_predict_failure):
     failure = transposed_predict_failure
     frames = checks.learner_frames(failure.value.error)
     names = [frame[2] for frame in frames]
@@ -408,7 +415,7 @@ def test_a_size_of_w_taken_from_the_data_is_not_called_hard_coded():
         return params
 
     with pytest.raises(checks.CheckFailure) as failure:
-        checks.check_model(model, seed=2)
+        checks.check_model(through_the_bridge(model), seed=2)
     assert failure.value.mistake != "model_n_x_hard_coded", (
         f"expected no 'hard-coded n_x' for a size that follows the data, found {failure.value}")
     assert failure.value.mistake == "w_wrong_shape", f"expected the shape of w explained, found {failure.value}"

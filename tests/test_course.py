@@ -10,12 +10,12 @@ import pytest
 import yaml
 
 import catalogue
+import cells
 import course
 
 REPO = course.REPO
 GRADED_FUNCTIONS = {f for functions in course.GRADED_FUNCTIONS.values() for f in functions}
 LEARNER_FOLDERS = ["notebooks", "firstneuron", "data"]
-HIDDEN_OR_SOLUTION = re.compile(r"BEGIN SOLUTION|END SOLUTION|BEGIN HIDDEN TESTS|END HIDDEN TESTS")
 #: Lines too generic to give anything away (loop headers, bare keywords).
 GENERIC_LINE = re.compile(r"for \w+ in range\(\w+\):|else:|try:|return \w+|pass")
 INSTRUCTOR_IMPORT = re.compile(r"^\s*(import|from)\s+(reference|checks|classroom|feedback_filter)\b", re.M)
@@ -54,7 +54,7 @@ def test_stages_are_the_five_in_order():
 @pytest.mark.parametrize("path", list(learner_files()), ids=lambda p: str(p.relative_to(REPO)))
 def test_no_solution_or_hidden_test_reaches_learners(path):
     text = path.read_text(errors="replace")
-    marker = HIDDEN_OR_SOLUTION.search(text)
+    marker = cells.MARKER.search(text)
     assert marker is None, f"expected no nbgrader solution/hidden-test marker in {path}, found {marker.group()!r}"
     code = code_of(path)
     if code is None:
@@ -83,7 +83,7 @@ def test_no_solution_line_appears_in_the_release(stage):
     for cell in source.cells:
         inside = False
         for line in cell.source.splitlines():
-            if re.search(r"### (BEGIN|END) (SOLUTION|HIDDEN TESTS)", line):
+            if cells.MARKER.search(line):
                 inside = "BEGIN" in line
                 continue
             if inside and line.strip() and not GENERIC_LINE.fullmatch(line.strip()):
@@ -213,7 +213,7 @@ def test_every_graded_cell_has_a_docstring_and_a_stable_id():
                 assert re.fullmatch(r"[a-z][a-z0-9_]*", meta["grade_id"]), f"expected a snake_case grade_id, found {meta['grade_id']!r}"
                 first = cell.source.lstrip().splitlines()[0]
                 assert first.startswith(("'''", '"""')), f"expected {stage}:{meta['grade_id']} to start with a docstring, found {first!r}"
-                assert "BEGIN HIDDEN TESTS" in cell.source, f"expected hidden tests in {stage}:{meta['grade_id']}"
+                assert cells.split_hidden(cell.source)[0], f"expected hidden tests in {stage}:{meta['grade_id']}"
 
 
 def test_variants_catalogue_applies_to_the_solutions():

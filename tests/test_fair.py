@@ -6,7 +6,9 @@ for a plain type's name; `grading.mend_cells` puts a deleted test cell back at
 its place in the release and grades the cell at the release's place, never a
 pasted copy.  The graded versions of these cases are in tests/hostile.py.
 """
+import contextlib
 import copy
+import io
 import json
 import warnings
 from collections import OrderedDict, defaultdict, namedtuple
@@ -17,6 +19,7 @@ import pytest
 
 import course
 import grading
+import learner
 from firstneuron import bridge
 from firstneuron.testing import describe
 
@@ -155,3 +158,92 @@ def test_an_untouched_notebook_is_not_mended():
     original = release()
     nb = copy.deepcopy(original)
     assert grading.mend_cells(nb, original) == "" and nb == original, "expected nothing mended in the release itself"
+
+
+# --- typed messages and the local channel: the same wire, the same view of the learner's code ---------------
+
+def test_a_request_keeps_its_wire_format_and_comes_back_as_it_was():
+    request = bridge.CallRequest("propagate", (np.ones((1, 2)), 0.5), {"print_cost": True}, ("predict",))
+    wire = json.loads(json.dumps(request.to_wire()))
+    assert set(wire) == {"op", "name", "args", "kwargs", "substitutes"} and wire["op"] == "call", \
+        f"expected the call request's plain JSON fields, found {sorted(wire)}"
+    found = bridge.request_from_wire(wire)
+    assert found.name == "propagate" and found.substitutes == ("predict",) and found.kwargs == {"print_cost": True}, \
+        f"expected the request back, found {found}"
+    assert np.array_equal(found.args[0], np.ones((1, 2))) and found.args[1] == 0.5, f"expected the arguments back, found {found.args}"
+    assert bridge.DescribeRequest("m_train").to_wire() == {"op": "describe", "name": "m_train"}, \
+        "expected a describe request as {op, name}"
+
+
+@pytest.mark.parametrize("data", [{"changed": "x", "stdout": 5}, {"changed": [[0], [1, 2, 3], "no"]}, "not a dict"])
+def test_an_answer_of_the_wrong_form_is_read_as_what_it_holds(data):
+    answer = bridge.answer_from_wire(data, bridge.CallRequest("f"))
+    assert isinstance(answer, bridge.CallAnswer) and answer.changed == [] and answer.error is None, \
+        f"expected a call answer with no changed argument and no error, found {answer}"
+    assert isinstance(answer.stdout, str), f"expected the printed output as text, found {answer.stdout!r}"
+
+
+def test_a_description_of_an_unknown_kind_is_a_missing_name():
+    answer = bridge.answer_from_wire({"kind": "module", "value": 3}, bridge.DescribeRequest("np"))
+    assert answer.kind == bridge.Kind.MISSING and answer.value is None, f"expected a missing name, found {answer}"
+
+
+def local(function):
+    """`function` as the hidden checks see it through the mutation test's channel."""
+    return learner.LocalChannel({function.__name__: function}).function(function.__name__)
+
+
+def test_the_local_channel_carries_plain_data_only():
+    class Box:
+        pass
+
+    def propagate(w, b):
+        print("printed by the learner")
+        w += 1  # in place: the grader's copy changes too
+        return OrderedDict([("dw", Floaty(0.5)), ("box", Box())]), np.longdouble(b)
+
+    w = np.zeros((1, 2))
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        grads, cost = local(propagate)(w, 0.25)
+    assert type(grads) is dict and type(grads["dw"]) is float and isinstance(grads["box"], bridge.Opaque), \
+        f"expected a plain dict with a float and an opaque value, found {grads!r}"
+    assert type(cost) is np.float64 and np.array_equal(w, np.ones((1, 2))), f"expected float64 and w changed, found {cost!r}, {w}"
+    assert out.getvalue() == "printed by the learner\n", f"expected the learner's printing relayed, found {out.getvalue()!r}"
+
+
+def test_the_local_channel_reports_exceptions_as_the_kernel_does():
+    class ShapeTrouble(Exception):
+        pass
+
+    def predict(w, X):
+        if X.ndim == 1:
+            raise ShapeTrouble("X must be 2-D")
+        return {"a": 1}["b"]
+
+    with pytest.raises(Exception) as raised:
+        local(predict)(np.ones((1, 2)), np.ones(2))
+    assert isinstance(raised.value, learner.LearnerException) and type(raised.value).__name__ == "ShapeTrouble", \
+        f"expected a stand-in named ShapeTrouble (never the learner's class), found {type(raised.value)}"
+    frames = raised.value.learner_frames
+    assert frames and frames[-1][2] == "predict" and "ShapeTrouble" in frames[-1][3], \
+        f"expected the learner's line among the frames the channel sent, found {frames}"
+    with pytest.raises(KeyError) as missing:
+        local(predict)(np.ones((1, 2)), np.ones((2, 1)))
+    assert type(missing.value) is KeyError, f"expected a builtin KeyError, found {type(missing.value)}"
+
+
+def test_a_substitute_is_computed_by_the_grader_on_plain_data():
+    seen = []
+
+    def course_predict(w):
+        seen.append(type(w))
+        return w * 2
+
+    namespace = {}
+    exec("def model(w):\n    return predict(w) + 1\n\ndef predict(w):\n    return w", namespace)
+    model = learner.LocalChannel(namespace).function("model")
+    with model.substitute("predict", course_predict):
+        found = model(np.ones(2))
+    assert np.array_equal(found, np.full(2, 3.0)) and seen == [np.ndarray], \
+        f"expected the grader's predict called with a plain array, found {found}, {seen}"
+    assert namespace["predict"](np.ones(2)).tolist() == [1.0, 1.0], "expected the learner's own predict back afterwards"

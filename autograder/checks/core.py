@@ -9,7 +9,6 @@ import contextlib
 import os
 import re
 import secrets
-import traceback
 import warnings
 from typing import Callable, NamedTuple
 
@@ -134,12 +133,10 @@ def learner_frames(error):
     Returns
     -------
     frames : list of (filename, lineno, function_name, source_line)
-        Set by the proxy that runs the learner's code elsewhere (``error.learner_frames``),
-        else read from ``error.__traceback__``, without the frames of the checks and the reference.
+        As the channel to the learner's code reported them (``error.learner_frames``, set
+        by `learner.learner_exception`); none for an exception that did not come from there.
     """
-    return getattr(error, "learner_frames", None) or [
-        (f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(error.__traceback__)
-        if not _GRADER.search(f.filename)]
+    return list(getattr(error, "learner_frames", None) or [])
 
 
 class Cause(NamedTuple):
@@ -317,27 +314,12 @@ def check_origin(function, name):
 def substituted(function, name, replacement):
     """While the block runs, `function` finds `replacement` under the global `name`.
 
-    For a learner's function in a sandboxed kernel (`trusted.LearnerFunction`)
-    the kernel asks the grader for each call of `name`, so the replacement
-    never enters the kernel; for a plain function its module's globals are
-    patched and restored.
+    `function` is a `learner.LearnerFunction`: the learner's side asks the
+    grader for each call of `name`, so the replacement never enters the
+    learner's kernel.
     """
-    substitute = getattr(function, "substitute", None)
-    if substitute is not None:
-        with substitute(name, replacement):
-            yield
-        return
-    namespace = getattr(function, "__globals__", {})
-    missing = object()
-    saved = namespace.get(name, missing)
-    namespace[name] = replacement
-    try:
+    with function.substitute(name, replacement):
         yield
-    finally:
-        if saved is missing:
-            namespace.pop(name, None)
-        else:
-            namespace[name] = saved
 
 
 def logistic_problem(rng, n_x, m):
