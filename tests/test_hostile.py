@@ -513,9 +513,11 @@ def _run_as(user, command, **kw):
 
 
 @pytest.fixture(scope="module")
-def graded_nonroot(planted):
-    """The controls alone, then with `NONROOT_CASES`, graded by an ordinary user made for the test, with
-    TMPDIR outside /tmp.
+def graded_nonroot(planted, graded):
+    """The controls with `NONROOT_CASES`, graded by an ordinary user made for the test, with TMPDIR outside /tmp.
+
+    The controls' scores and messages graded alone are those of the root run's controls alone
+    (`graded`): an ordinary grading user must give an honest learner the same grade as root does.
 
     Needs root (to make the user); the Python environment must be reachable by that user: where it lives
     under a mode-700 /root (pyenv), /root is made traversable (o+x, not listable) for the run and restored.
@@ -559,23 +561,23 @@ def graded_nonroot(planted):
                         f"expected {sys.base_prefix!r}): {probe.stderr.strip()[-300:]}")
         env = {"PATH": os.environ["PATH"], "HOME": str(base), "TMPDIR": str(tmpdir), "LANG": "C.UTF-8",
                "PYTHONPATH": str(course.REPO / "autograder"), "MPLBACKEND": "Agg", "FIRSTNEURON_SEED": "2026"}
-        runs = {}
-        for name, students in (("alone", list(CONTROLS)), ("class", [*CONTROLS, *NONROOT_CASES])):
-            result = base / f"{name}.json"
-            start = time.monotonic()
-            run = _run_as(NONROOT_USER, [sys.executable, "-c", NONROOT_SCRIPT, str(workspace), STAGE, str(result),
-                                         *students], env=env, cwd=str(base), capture_output=True, text=True,
-                          timeout=900)
-            assert run.returncode == 0 and result.is_file(), \
-                f"expected the grading user to grade the class, found exit {run.returncode}: {run.stderr[-2000:]}"
-            runs[name] = (json.loads(result.read_text()), time.monotonic() - start, run.stdout + run.stderr)
+        result = base / "class.json"
+        start = time.monotonic()
+        run = _run_as(NONROOT_USER, [sys.executable, "-c", NONROOT_SCRIPT, str(workspace), STAGE, str(result),
+                                     *CONTROLS, *NONROOT_CASES], env=env, cwd=str(base), capture_output=True,
+                      text=True, timeout=900)
+        assert run.returncode == 0 and result.is_file(), \
+            f"expected the grading user to grade the class, found exit {run.returncode}: {run.stderr[-2000:]}"
+        outcomes, seconds, log = json.loads(result.read_text()), time.monotonic() - start, run.stdout + run.stderr
         time.sleep(1)
         listener.close()
         uid = int(subprocess.run(["id", "-u", NONROOT_USER], capture_output=True, text=True).stdout)
         root = tmpdir / f"firstneuron-sandbox-{uid}"
-        yield {"workspace": workspace, "outcomes": runs["class"][0], "alone": runs["alone"][0],
-               "seconds": runs["class"][1], "left": sandbox_processes(base), "folders_left": kernel_folders(root),
-               "root": root, "received": listener.received, "log": runs["class"][2]}
+        alone = {student: {"score": score, "messages": messages}
+                 for student, (score, messages, _) in graded["baseline"].items()}
+        yield {"workspace": workspace, "outcomes": outcomes, "alone": alone,
+               "seconds": seconds, "left": sandbox_processes(base), "folders_left": kernel_folders(root),
+               "root": root, "received": listener.received, "log": log}
     finally:
         os.chmod("/root", root_mode)
         shutil.rmtree(base, ignore_errors=True)
@@ -605,7 +607,7 @@ def test_as_an_ordinary_user_no_unearned_credit_and_controls_as_alone(graded_non
     for student, alone in graded_nonroot["alone"].items():
         o = outcomes[student]
         assert (o["score"], o["messages"]) == (alone["score"], alone["messages"]), \
-            f"expected {student} to score as when graded alone ({alone}), found {o}"
+            f"expected {student} to score as when graded alone by root ({alone}), found {o}"
 
 
 def test_as_an_ordinary_user_nothing_is_left_or_leaked(graded_nonroot):
