@@ -25,11 +25,13 @@ from pathlib import Path
 sys.modules.setdefault("rfc3987_syntax", None)
 
 import grading  # noqa: E402
+import results  # noqa: E402
 import sandbox  # noqa: E402
-from catalogue import SAMPLE_CLASS, build_submission, submit  # noqa: E402
+from catalogue import SAMPLE_CLASS, build_submission  # noqa: E402
 from course import (GRADING, REPO, SOLUTIONS, CourseError, copy_gradebook, execute_notebook,  # noqa: E402
                     generate_release, has_gradebook, locked, make_workspace, notebook_path, release, stages, validate)
 from selfcheck import self_check  # noqa: E402
+from staging import submit  # noqa: E402
 
 #: The lock file a class grading run holds in the course folder, for the whole run (one grader per course).
 GRADING_LOCK = ".grading.lock"
@@ -60,13 +62,13 @@ def grade(workspace, submissions, cell_timeout=None, echo=print, executor=None):
                                     progress=False, echo=lambda line: None)
     order = {key: i for i, key in enumerate(submissions)}
     outcomes.sort(key=lambda o: order.get((o.student, o.stage), 0))
-    echo(grading.grading_summary(outcomes))
+    echo(results.grading_summary(outcomes))
     return outcomes
 
 
 def export_grades(workspace):
     """nbgrader's export to grades.csv in `workspace`; returns its path."""
-    return grading.export_grades(workspace)
+    return results.export_grades(workspace)
 
 
 def grade_table(outcomes, profiles=None):

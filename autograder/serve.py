@@ -43,6 +43,8 @@ from traitlets.config import Configurable
 
 import grading
 from classroom import GRADING_LOCK
+from results import Outcome
+from staging import GradingError, notebook_hash
 from course import CourseError, last_error_line, load_course_config, locked
 
 #: The service's records, in the course folder.
@@ -246,7 +248,7 @@ class Service:
         folder = self.submitted_folder(student, stage)
         mark = self.course / "autograded" / student / stage / grading.DONE_MARK
         try:
-            done = mark.read_text().strip() == grading.notebook_hash(folder)
+            done = mark.read_text().strip() == notebook_hash(folder)
         except OSError:
             return False
         return done and read_timestamp(self.feedback_folder(student, stage)) == read_timestamp(folder)
@@ -301,7 +303,7 @@ class Service:
         """
         mark = self.course / "autograded" / submission.student / submission.stage / grading.DONE_MARK
         with contextlib.suppress(OSError):
-            if mark.read_text().strip() == grading.notebook_hash(self.submitted_folder(submission.student, submission.stage)):
+            if mark.read_text().strip() == notebook_hash(self.submitted_folder(submission.student, submission.stage)):
                 return None
         records = Records(self.course, submission.student, submission.stage)
         return records.next_free(submission.timestamp.isoformat(), self.settings.attempts_per_hour, time.time())
@@ -357,7 +359,7 @@ class Service:
             self._stop_executor()
             left = [s for s in submissions if id(s) not in handled]
             if len(submissions) == 1:
-                outcomes = [grading.Outcome(s.student, s.stage, False, f"{type(error).__name__}: {error}"[:300])
+                outcomes = [Outcome(s.student, s.stage, False, f"{type(error).__name__}: {error}"[:300])
                             for s in left]
             else:
                 outcomes = []
@@ -450,7 +452,7 @@ class Service:
                 started = time.monotonic()
                 try:
                     self.one_pass()
-                except (OSError, CourseError, grading.GradingError) as error:  # the next pass tries again
+                except (OSError, CourseError, GradingError) as error:  # the next pass tries again
                     self.echo(f"{stamp()}  pass failed, trying again: {last_error_line(error)}")
                 if once:
                     return
