@@ -199,15 +199,17 @@ def clock(epoch):
 class Service:
     """One grading service on an nbgrader course with an exchange; `run` polls, `one_pass` does one pass."""
 
-    def __init__(self, course, stages=None, sandbox=True, workers=None, scheduler=None, echo=print):
+    def __init__(self, course, stages=None, overrides=None, echo=print):
         from nbgrader.apps import NbGraderAPI
         from nbgrader.coursedir import CourseDirectory
 
         self.course = Path(course).resolve()
         if not (self.course / "nbgrader_config.py").is_file():
             raise CourseError(f"{self.course / 'nbgrader_config.py'}: not an nbgrader course folder")
-        self.config = load_course_config(self.course)
+        self.overrides = overrides  # the command line's settings (classroom.flag_settings)
+        self.config = load_course_config(self.course, overrides)
         self.settings = Serve(config=self.config)
+        self.grading = grading.Grading(config=self.config)
         self.api = NbGraderAPI(CourseDirectory(config=self.config), config=self.config)
         self.coursedir = self.api.coursedir
         course_id = self.coursedir.course_id
@@ -218,7 +220,6 @@ class Service:
                               "the exchange needs one")
         self.exchange = Path(root) / course_id
         self.wanted = list(stages or self.settings.stages)
-        self.sandbox, self.workers, self.scheduler = sandbox, workers, scheduler
         self.echo = echo
         self.executor = self.client = None
         self.waiting_for_lock = False
@@ -375,12 +376,12 @@ class Service:
 
     def _grade_class(self, submissions, on_done):
         if self.executor is None:
-            self.executor, self.client = grading.make_executor(self.workers, self.scheduler)
+            self.executor, self.client = grading.make_executor(self.grading.workers, self.grading.scheduler)
         stages = {}
         for submission in submissions:
             stages.setdefault(submission.stage, []).append(submission.student)
-        return grading.grade_stages(self.course, stages, force=True, sandbox=self.sandbox, executor=self.executor,
-                                    workers=self.workers, progress=False, echo=lambda line: None, on_done=on_done)
+        return grading.grade_stages(self.course, stages, force=True, executor=self.executor, overrides=self.overrides,
+                                    progress=False, echo=lambda line: None, on_done=on_done)
 
     def _after_grading(self, submission, outcome):
         records = Records(self.course, submission.student, submission.stage)
@@ -471,10 +472,14 @@ def stamp():
     return utc_now().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def serve(course, stages=None, once=False, sandbox=True, workers=None, scheduler=None, echo=None):
-    """Run the grading service on `course` (see the module's docstring); returns when stopped or after `once`."""
+def serve(course, stages=None, once=False, overrides=None, echo=None):
+    """Run the grading service on `course` (see the module's docstring); returns when stopped or after `once`.
+
+    `overrides` are settings over the course's ``nbgrader_config.py``, e.g.
+    ``{"Grading": {"workers": 2}, "TrustedExecute": {"sandbox": False}}`` (the command line's flags).
+    """
     echo = echo or (lambda line: print(line, flush=True))
-    Service(course, stages, sandbox, workers, scheduler, echo).run(once)
+    Service(course, stages, overrides, echo).run(once)
 
 
 if __name__ == "__main__":
