@@ -396,7 +396,6 @@ def grade_stages(course, stages, force=False, sandbox=None, workers=None, schedu
         config.TrustedExecute.sandbox = sandbox
     settings = Grading(config=config)
     config.Grading.seed = settings.seed  # as this process found it: workers elsewhere have their own environment
-    limits = _limits(config)
     course_dir = CourseDirectory(config=config)
     todo, outcomes, done_before = [], [], []  # outcomes: an Outcome, or the (student, stage) of one graded
     for stage, students in stages.items():
@@ -418,6 +417,7 @@ def grade_stages(course, stages, force=False, sandbox=None, workers=None, schedu
         outcomes = [found[o] if isinstance(o, tuple) else o for o in outcomes]
         echo(grading_summary(outcomes))
         return outcomes
+    limits = _limits(config)
     jobs = {"config": worker.plain_config(config, Grading), "warm": warm}
     if limits.sandbox:
         import sandbox as sandboxing
