@@ -72,7 +72,7 @@ c.Autograde.autograde_preprocessors = [
 # c.Grading.scheduler = ""                  # a Dask scheduler's address (docs/instructor.md section 8); --scheduler
 # c.Grading.max_folder_bytes = 64 * 1024**2  # a submission's files besides its notebook sent to the kernel
 # c.Grading.quarantine_after = 2            # worker deaths after which a submission waits for a person
-# c.Grading.seed = ""                       # the hidden checks' seed (default: $FIRSTNEURON_SEED)
+# c.Grading.seed = None                     # the hidden checks' seed (default: $FIRSTNEURON_SEED)
 
 # Feedback: hidden tests removed, tracebacks cut to the assertion message, learners'
 # HTML/JavaScript outputs made inert; the page renders formulas offline (MathML, no CDN).

@@ -63,12 +63,16 @@ class Grading(Configurable):
     quarantine_after = Integer(2, help="Deaths of a grader's worker while grading one version of a submission "
                                "after which it is quarantined for manual review (graded again only with "
                                "--force). Default: 2.").tag(config=True)
-    seed = Unicode(help="The hidden checks' random seed, for reproducible grading ('': a fresh seed per check). "
-                   "Default: the environment variable FIRSTNEURON_SEED.").tag(config=True)
+    seed = Integer(None, allow_none=True, help="The hidden checks' random seed, for reproducible grading (None: a "
+                   "fresh seed per check). Default: the environment variable FIRSTNEURON_SEED.").tag(config=True)
 
     @default("seed")
     def _seed_from_environment(self):
-        return os.environ.get("FIRSTNEURON_SEED", "")
+        value = os.environ.get("FIRSTNEURON_SEED", "")
+        try:
+            return int(value) if value else None
+        except ValueError:
+            raise GradingError(f"FIRSTNEURON_SEED={value!r}: the hidden checks' seed is a whole number") from None
 
 
 # nbgrader's own gradebook code trips this SQLAlchemy warning on every submission; it is noise here.

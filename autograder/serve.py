@@ -43,9 +43,9 @@ from traitlets.config import Configurable
 
 import grading
 from classroom import GRADING_LOCK
+from course import CourseError, last_error_line, load_course_config, locked
 from results import Outcome
 from staging import GradingError, notebook_hash
-from course import CourseError, last_error_line, load_course_config, locked
 
 #: The service's records, in the course folder.
 STATE = ".serve"

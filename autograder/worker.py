@@ -161,8 +161,8 @@ def execute_submission(notebook_json, files, settings, claim=None):
         The other files of the submission's folder (the course's ``given.py`` among them).
     settings : dict
         ``config``: the traitlets settings as nested dicts (`plain_config`): ``TrustedExecute.sandbox``
-        says whether the kernel is sandboxed, ``Grading.seed`` the hidden checks' seed ('' or none: a
-        fresh one per check); ``warm``: boot the next submission's kernel meanwhile (default True).
+        says whether the kernel is sandboxed, ``Grading.seed`` the hidden checks' seed (None: a fresh
+        one per check); ``warm``: boot the next submission's kernel meanwhile (default True).
     claim : (str, str), optional
         A folder and the submission's key: while it runs, ``folder/PID`` holds the key, so
         that the driver knows which submission a worker that died was grading (`grading.WorkerPool`).
@@ -179,7 +179,7 @@ def execute_submission(notebook_json, files, settings, claim=None):
     claimed = _claim(claim)
     config = Config(settings["config"])
     seed = settings["config"].get("Grading", {}).get("seed")
-    if seed:  # for reproducible grading: checks.new_seed reads it
+    if seed is not None:  # for reproducible grading: checks.new_seed reads it
         os.environ["FIRSTNEURON_SEED"] = str(seed)
     else:
         os.environ.pop("FIRSTNEURON_SEED", None)
