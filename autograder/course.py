@@ -174,7 +174,8 @@ def grading_env():
     env = dict(os.environ)
     env.update(grading_variables(env.get("PYTHONPATH", "")))
     # nbgrader runs tools of its environment (alembic) by name.
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    paths = [str(Path(sys.executable).parent)] + env.get("PATH", "").split(os.pathsep)
+    env["PATH"] = os.pathsep.join(dict.fromkeys(paths))
     return env
 
 
