@@ -432,6 +432,10 @@ def grade_stages(course, stages, force=False, sandbox=None, workers=None, schedu
         note = sandboxing.limits_note(config)
         if note:  # one line per class, not one per kernel
             echo(note)
+    replay = Config(config)
+    replay.CourseDirectory.submitted_directory = str(Path(STAGING) / "submitted")
+    replay.Autograde.autograde_preprocessors = replay_steps(config)
+    replay.ReplayExecute.course = str(course)
     workers = workers or settings.workers or None
     scheduler = scheduler or settings.scheduler or None
     own_executor = executor is None
@@ -441,10 +445,6 @@ def grade_stages(course, stages, force=False, sandbox=None, workers=None, schedu
     local = own_executor and client is None  # a local pool of this driver's: replaced when a worker dies
     pool = WorkerPool(executor, (lambda: make_executor(workers)[0]) if local else None,
                       course / STAGING / "claims" if local else None)
-    replay = Config(config)
-    replay.CourseDirectory.submitted_directory = str(Path(STAGING) / "submitted")
-    replay.Autograde.autograde_preprocessors = replay_steps(config)
-    replay.ReplayExecute.course = str(course)
     api = NbGraderAPI(CourseDirectory(config=replay), config=replay)
     bar = _progress(len(todo), progress)
     feedback = FeedbackPass(api, course_dir, len(todo), workers, on_done)
