@@ -4,10 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# Grading and nbval import the instructor-only modules in autograder/ by name.
-export PYTHONPATH := $(CURDIR)/autograder
-export MPLBACKEND := Agg
-export PYDEVD_DISABLE_FILE_VALIDATION := 1
+# The command line of the course; it runs in the grading environment (course.grading_env:
+# autograder/ on PYTHONPATH, no display), and `run --` runs another command in it.
+GRADER := $(PY) autograder/classroom.py
+RUN := $(GRADER) run --
 
 .PHONY: demo test mutants grade serve check lab release solutions lock clean venv
 
@@ -21,33 +21,33 @@ $(STAMP): requirements.txt requirements-lock.txt pyproject.toml
 
 ## demo: release the course, grade a sample class with nbgrader, print the grades
 demo: $(STAMP)
-	$(PY) -m classroom demo
+	$(GRADER) demo
 
 ## mutants: every known mistake caught and named by the hidden tests, no correct variant failed
 mutants: $(STAMP)
-	$(PY) -m mutants
+	$(RUN) $(PY) -m mutants
 
 ## test: everything (unit tests, mutants, strict nbval on solutions/, release sync, leaks, nbgrader end to end)
 test: $(STAMP) mutants
-	$(PY) -m pytest -q --durations=25 tests
-	$(PY) -m pytest -q --nbval --nbval-sanitize-with autograder/nbval_sanitize.cfg solutions
-	$(PY) -m pytest -q --nbval-lax notebooks
+	$(RUN) $(PY) -m pytest -q --durations=25 tests
+	$(RUN) $(PY) -m pytest -q --nbval --nbval-sanitize-with autograder/nbval_sanitize.cfg solutions
+	$(RUN) $(PY) -m pytest -q --nbval-lax notebooks
 
 ## grade: grade a class, sandboxed, on every core: make grade STAGE=02-propagate [COURSE=dir] [ARGS="--force"]
 grade: $(STAMP)
 	@test -n "$(STAGE)" || { echo "usage: make grade STAGE=02-propagate [COURSE=path/to/course] [ARGS=...]"; exit 2; }
-	$(PY) -m classroom grade $(STAGE) --course $(or $(COURSE),.) $(ARGS)
+	$(GRADER) grade $(STAGE) --course $(or $(COURSE),.) $(ARGS)
 
 ## serve: grade each submission in the exchange as it arrives and release its feedback: make serve [COURSE=dir] [ARGS="--once"]
 serve: $(STAMP)
-	$(PY) -m classroom serve --course $(or $(COURSE),.) $(ARGS)
+	$(GRADER) serve --course $(or $(COURSE),.) $(ARGS)
 
 ## check: grade your own notebook, hidden tests included: make check STAGE=02-propagate [NOTEBOOK=path]
 # NOTEBOOK= is a path from this folder, or a name in the stage's folder (JupyterLab's Duplicate puts
 # its copy there): NOTEBOOK=my-copy.ipynb finds notebooks/02-propagate/my-copy.ipynb.
 check: $(STAMP)
 	@test -n "$(STAGE)" || { echo "usage: make check STAGE=01-sigmoid [NOTEBOOK=path/to/notebook.ipynb]"; exit 2; }
-	$(PY) autograder/classroom.py check $(STAGE) $(if $(NOTEBOOK),"$(NOTEBOOK)")
+	$(GRADER) check $(STAGE) $(if $(NOTEBOOK),"$(NOTEBOOK)")
 
 ## lab: open the course (the release notebooks) in the learners' JupyterLab [LAB_ARGS="--port=8899 ..."]
 # learner-lab/ (on JUPYTER_CONFIG_PATH) turns off nbgrader's instructor extensions (formgrader,
@@ -61,11 +61,11 @@ lab: $(STAMP)
 
 ## release: regenerate notebooks/ from solutions/ with nbgrader generate_assignment
 release: $(STAMP)
-	$(PY) -m classroom release
+	$(GRADER) release
 
 ## solutions: re-execute the solution notebooks and store their outputs (for nbval) [STAGES="03-optimize ..."]
 solutions: $(STAMP)
-	$(PY) -m classroom execute-solutions $(STAGES)
+	$(GRADER) execute-solutions $(STAGES)
 
 ## lock: re-pin everything after changing requirements.txt (resolves in a scratch venv)
 lock:

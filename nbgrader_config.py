@@ -32,7 +32,7 @@ c.CourseDirectory.release_directory = "notebooks"
 # helper module named report.py or checks.py is the learner's own and is used
 # there.  It cannot shadow the grader's code: the hidden checks run in the
 # grader's process, which imports `checks` and `reference` from autograder/
-# before any submission (grading.worker_init) and never has a submission's
+# before any submission (worker.worker_init) and never has a submission's
 # folder on its path (tests/hostile.py: instructor_names_handed_in).
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
 
@@ -66,6 +66,13 @@ c.Autograde.autograde_preprocessors = [
 # c.TrustedExecute.max_scratch_bytes = 512 * 1024**2  # a kernel's scratch folder
 # c.TrustedExecute.max_notebook_bytes = 32 * 1024**2  # a submitted notebook file (make grade)
 # c.TrustedExecute.max_cells = 300                    # cells of a submitted notebook (make grade)
+
+# Class grading (`make grade`, autograder/grading.py; defaults shown, the command line's flags win):
+# c.Grading.workers = 0                     # local worker processes (0: every core); --workers
+# c.Grading.scheduler = ""                  # a Dask scheduler's address (docs/instructor.md section 8); --scheduler
+# c.Grading.max_folder_bytes = 64 * 1024**2  # a submission's files besides its notebook sent to the kernel
+# c.Grading.quarantine_after = 2            # worker deaths after which a submission waits for a person
+# c.Grading.seed = None                     # the hidden checks' seed (default: $FIRSTNEURON_SEED)
 
 # Feedback: hidden tests removed, tracebacks cut to the assertion message, learners'
 # HTML/JavaScript outputs made inert; the page renders formulas offline (MathML, no CDN).

@@ -3,7 +3,7 @@
 ``variants/STAGE.toml`` holds one ``[[variant]]`` per change to a solution
 cell of STAGE (its stage is the file's name).  `build_submission` fills a
 release notebook with the solutions and applies variants; the demo's sample
-class is made of them.
+class is made of them (and handed in with `staging.submit`, as ``submit`` here).
 """
 import tomllib
 from dataclasses import dataclass
@@ -11,8 +11,8 @@ from pathlib import Path
 
 from nbgrader.utils import is_solution
 
-from course import (AUTOGRADER, RELEASE, CourseError, cell_grade_id, notebook_path, read_notebook, solution_cells,
-                    write_notebook)
+from course import AUTOGRADER, RELEASE, CourseError, cell_grade_id, notebook_path, read_notebook, solution_cells
+from staging import submit  # noqa: F401  (the sample class is handed in as any submission is)
 
 VARIANTS_DIR = AUTOGRADER / "variants"
 
@@ -121,13 +121,3 @@ SAMPLE_CLASS = [
              "predict_threshold_inclusive", "model_trains_on_test_set", "montage_background_zero")),
     Student("eve", "a sigmoid that never returns, the rest right", ("sigmoid_endless_loop",)),
 ]
-
-
-def submit(workspace, student_id, stage, nb):
-    """Place `nb` where nbgrader collects it: ``submitted/STUDENT/STAGE/STAGE.ipynb``."""
-    path = notebook_path(Path(workspace) / "submitted" / student_id, stage)
-    write_notebook(nb, path)
-    (path.parent / "timestamp.txt").write_text("2026-11-27 09:00:00.000000 UTC\n")
-    return path
-
-

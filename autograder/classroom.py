@@ -1,6 +1,8 @@
 """Classroom workflows built on nbgrader: release, sample class, grading, validation.
 
-Run with ``autograder/`` on ``sys.path`` (the Makefile does)::
+Run as ``python autograder/classroom.py ...`` (the Makefile does) or, with ``autograder/`` on
+``sys.path``, ``python -m classroom ...``; either runs in the grading environment
+(`course.grading_env`: ``autograder/`` on ``PYTHONPATH``, no display)::
 
     python -m classroom release            # regenerate notebooks/ from solutions/
     python -m classroom demo               # release, grade a sample class, print grades
@@ -9,6 +11,7 @@ Run with ``autograder/`` on ``sys.path`` (the Makefile does)::
     python -m classroom grade STAGE [--course DIR]  # grade a class (grading.py: sandboxed, every core)
     python -m classroom copy-gradebook URL [--course DIR]  # the gradebook into an empty database
     python -m classroom serve [--course DIR]        # grade each submission in the exchange as it arrives (serve.py)
+    python -m classroom run -- COMMAND ...          # run COMMAND in the grading environment (pytest, mutants)
 
 The demo and the self-check work in a *grading workspace*: a folder whose
 ``nbgrader_config.py`` loads the course's, with a copy of ``solutions/``,
@@ -25,11 +28,14 @@ from pathlib import Path
 sys.modules.setdefault("rfc3987_syntax", None)
 
 import grading  # noqa: E402
+import results  # noqa: E402
 import sandbox  # noqa: E402
-from catalogue import SAMPLE_CLASS, build_submission, submit  # noqa: E402
+from catalogue import SAMPLE_CLASS, build_submission  # noqa: E402
 from course import (GRADING, REPO, SOLUTIONS, CourseError, copy_gradebook, execute_notebook,  # noqa: E402
-                    generate_release, has_gradebook, locked, make_workspace, notebook_path, release, stages, validate)
+                    generate_release, grading_env, has_gradebook, locked, make_workspace, notebook_path, release,
+                    stages, use_grading_env, validate)
 from selfcheck import self_check  # noqa: E402
+from staging import submit  # noqa: E402
 
 #: The lock file a class grading run holds in the course folder, for the whole run (one grader per course).
 GRADING_LOCK = ".grading.lock"
@@ -37,6 +43,22 @@ BUSY = ("{path}: another grader (process {pid}) is grading this course; one grad
         "writes its gradebook: wait for it to finish")
 #: Seconds one cell may run while the demo grades (the course default is in nbgrader_config.py).
 DEMO_CELL_TIMEOUT = 5
+#: Command-line options and the setting each one sets (as nbgrader's apps' ``aliases``): the setting is the one home.
+ALIASES = {"workers": ("Grading", "workers"), "scheduler": ("Grading", "scheduler")}
+#: Command-line switches and the setting each one sets when given (as nbgrader's apps' ``flags``).
+FLAGS = {"no_sandbox": ("TrustedExecute", "sandbox", False)}
+
+
+def flag_settings(args):
+    """The settings the command line's options and switches set, as overrides of ``nbgrader_config.py``."""
+    overrides = {}
+    for option, (section, name) in ALIASES.items():
+        if getattr(args, option, None) is not None:
+            overrides.setdefault(section, {})[name] = getattr(args, option)
+    for switch, (section, name, value) in FLAGS.items():
+        if getattr(args, switch, False):
+            overrides.setdefault(section, {})[name] = value
+    return overrides
 
 
 def grade(workspace, submissions, cell_timeout=None, echo=print, executor=None):
@@ -60,13 +82,13 @@ def grade(workspace, submissions, cell_timeout=None, echo=print, executor=None):
                                     progress=False, echo=lambda line: None)
     order = {key: i for i, key in enumerate(submissions)}
     outcomes.sort(key=lambda o: order.get((o.student, o.stage), 0))
-    echo(grading.grading_summary(outcomes))
+    echo(results.grading_summary(outcomes))
     return outcomes
 
 
 def export_grades(workspace):
     """nbgrader's export to grades.csv in `workspace`; returns its path."""
-    return grading.export_grades(workspace)
+    return results.export_grades(workspace)
 
 
 def grade_table(outcomes, profiles=None):
@@ -145,7 +167,7 @@ def grade_command(args):
     with locked(args.course / GRADING_LOCK, wait=False, busy=BUSY):
         try:
             outcomes = grading.grade_class(args.course, args.stage, args.student, force=args.force,
-                                           sandbox=not args.no_sandbox, workers=args.workers, scheduler=args.scheduler)
+                                           overrides=flag_settings(args))
         except grading.GradingError as error:
             raise CourseError(str(error)) from error
         if not outcomes:
@@ -160,6 +182,14 @@ def read_grades_csv(path):
     """The rows of nbgrader's grades.csv as dicts."""
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
+
+
+def add_grading_options(parser):
+    """The options of a command that grades, each mapped onto its setting (`ALIASES`, `FLAGS`)."""
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="run learners' code without bubblewrap (unsafe; c.TrustedExecute.sandbox = False)")
+    parser.add_argument("--workers", type=int, help="local worker processes (default: every core; c.Grading.workers)")
+    parser.add_argument("--scheduler", help="a Dask scheduler's address: grade on that cluster (c.Grading.scheduler)")
 
 
 def main(argv=None):
@@ -179,22 +209,20 @@ def main(argv=None):
     p.add_argument("--course", type=Path, default=REPO, help="the nbgrader course folder (default: this repository)")
     p.add_argument("--student", action="append", help="only this student (repeatable)")
     p.add_argument("--force", action="store_true", help="grade again what is already graded")
-    p.add_argument("--no-sandbox", action="store_true", help="run learners' code without bubblewrap (unsafe)")
-    p.add_argument("--workers", type=int, help="local worker processes (default: every core)")
-    p.add_argument("--scheduler", help="a Dask scheduler's address: grade on that cluster")
+    add_grading_options(p)
     p = sub.add_parser("serve", help="grade each submission in the exchange as it arrives, release its feedback")
     p.add_argument("--course", type=Path, default=REPO, help="the nbgrader course folder (default: this repository)")
     p.add_argument("--stage", action="append", help="serve only this stage (repeatable; default: c.Serve.stages, "
                                                    "else every released stage)")
     p.add_argument("--once", action="store_true", help="one pass, then exit (for cron)")
-    p.add_argument("--no-sandbox", action="store_true", help="run learners' code without bubblewrap (unsafe)")
-    p.add_argument("--workers", type=int, help="local worker processes (default: every core)")
-    p.add_argument("--scheduler", help="a Dask scheduler's address: grade on that cluster")
+    add_grading_options(p)
     p = sub.add_parser("check", help="grade your own notebook of a stage (exit 0 at full marks)")
     p.add_argument("stage", help="e.g. 02-propagate")
     p.add_argument("notebook", nargs="?", type=Path,
                    help="default: notebooks/STAGE/STAGE.ipynb; a relative path is looked for from the working "
                         "folder, then in notebooks/STAGE/")
+    p = sub.add_parser("run", help="run a command in the grading environment (autograder/ on PYTHONPATH, no display)")
+    p.add_argument("argv", nargs=argparse.REMAINDER, help="the command and its arguments, after --")
     p = sub.add_parser("validate", help="nbgrader validate with an exit code (0 = passes)")
     p.add_argument("notebook", type=Path)
     p.add_argument("--invert", action="store_true", help="succeed when no test passes")
@@ -229,12 +257,16 @@ def main(argv=None):
 
             require_sandbox(args.no_sandbox)
             try:
-                serve(args.course, args.stage, once=args.once, sandbox=not args.no_sandbox,
-                      workers=args.workers, scheduler=args.scheduler)
+                serve(args.course, args.stage, once=args.once, overrides=flag_settings(args))
             except KeyboardInterrupt:
                 print("stopped")
         elif args.command == "check":
             return 0 if self_check(args.stage, args.notebook) else 1
+        elif args.command == "run":
+            argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+            if not argv:
+                raise CourseError("run: no command given (python -m classroom run -- COMMAND ...)")
+            os.execvpe(argv[0], argv, grading_env())
         elif args.command == "validate":
             if not args.notebook.is_file():
                 raise CourseError(f"{args.notebook}: no such notebook")
@@ -246,4 +278,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    use_grading_env()  # what this command starts (nbgrader, workers, kernels) inherits it
     sys.exit(main())

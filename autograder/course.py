@@ -144,16 +144,45 @@ def write_notebook(nb, path):
     nbformat.write(nb, str(path))
 
 
+#: What every grading process and learner's kernel runs with: matplotlib draws without a display,
+#: and the debugger's warning about frozen modules is off.
+HEADLESS = {"MPLBACKEND": "Agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+
+
+def grading_variables(pythonpath=""):
+    """The environment variables of the grader's processes: autograder/ importable, `HEADLESS`.
+
+    Parameters
+    ----------
+    pythonpath : str, optional
+        A ``PYTHONPATH`` to keep, after ``autograder/``.
+
+    Returns
+    -------
+    variables : dict of str to str
+        ``PYTHONPATH`` and the `HEADLESS` variables.
+    """
+    paths = [str(AUTOGRADER)] + [p for p in pythonpath.split(os.pathsep) if p]
+    return {"PYTHONPATH": os.pathsep.join(dict.fromkeys(paths)), **HEADLESS}
+
+
 def grading_env():
-    """The environment for instructor notebooks (solutions, validation): autograder/ importable, no display."""
+    """The environment for the grader's processes and instructor notebooks: this one with `grading_variables`.
+
+    The one place the grading environment is made: the command line applies it
+    to itself (`use_grading_env`), tests and benchmarks start processes with it.
+    """
     env = dict(os.environ)
-    paths = [str(AUTOGRADER)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    env.update(grading_variables(env.get("PYTHONPATH", "")))
     # nbgrader runs tools of its environment (alembic) by name.
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env["MPLBACKEND"] = "Agg"
-    env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+    paths = [str(Path(sys.executable).parent)] + env.get("PATH", "").split(os.pathsep)
+    env["PATH"] = os.pathsep.join(dict.fromkeys(paths))
     return env
+
+
+def use_grading_env():
+    """Make this process's environment `grading_env` (inherited by the processes and kernels it starts)."""
+    os.environ.update(grading_env())
 
 
 @contextlib.contextmanager

@@ -55,10 +55,11 @@ import time
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Bool, Integer, List, Unicode
+from traitlets import Integer, List, Unicode
 from traitlets.config import Configurable
 
-REPO = Path(__file__).resolve().parent.parent
+from course import HEADLESS, REPO
+
 #: Takes the sandbox down with the grader and watches the kernel folder's size (see guard.py).
 GUARD = Path(__file__).resolve().parent / "guard.py"
 #: Where the learner-facing package lives (the editable install points here).
@@ -82,9 +83,11 @@ _CLEANED = set()
 
 
 class Sandbox(Configurable):
-    """Settings of the learner's sandboxed kernel (bubblewrap and resource limits)."""
+    """Settings of the learner's sandboxed kernel (bubblewrap and resource limits).
 
-    enabled = Bool(True, help="Run learners' kernels in a bubblewrap sandbox.").tag(config=True)
+    Whether kernels are sandboxed at all is ``TrustedExecute.sandbox`` (``--no-sandbox`` on the command line).
+    """
+
     memory_limit = Integer(
         2 * 1024**3, help="Bytes of memory a kernel may use: the address space of each of its processes "
         "(RLIMIT_AS), and all its processes and tmpfs files together where a cgroup can be had.").tag(config=True)
@@ -488,9 +491,8 @@ class SandboxedKernelManager(IpcKernelManager):
             "LOGNAME": "learner",
             "MPLCONFIGDIR": str(self.scratch / "mpl"),
             "IPYTHONDIR": str(self.scratch / "home" / ".ipython"),
-            "MPLBACKEND": "Agg",
+            **HEADLESS,
             "PYTHONDONTWRITEBYTECODE": "1",
-            "PYDEVD_DISABLE_FILE_VALIDATION": "1",
             "OPENBLAS_NUM_THREADS": "1",
             "OMP_NUM_THREADS": "1",
             "MKL_NUM_THREADS": "1",

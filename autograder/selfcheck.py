@@ -14,9 +14,10 @@ from pathlib import Path
 
 import grading
 import sandbox
-from catalogue import submit
-from course import (GRADED_FUNCTIONS, cell_grade_id, GRADING, RELEASE, REPO, SOLUTIONS, CourseError, generate_release,
-                    has_gradebook, locked, make_workspace, notebook_path, read_notebook)
+import worker
+from course import (GRADED_FUNCTIONS, GRADING, RELEASE, REPO, SOLUTIONS, CourseError, generate_release, has_gradebook,
+                    locked, make_workspace, notebook_path, read_notebook)
+from staging import holds_exercises, renamed_notebook, submit
 
 
 def notebook_places(stage, path):
@@ -39,10 +40,10 @@ def find_learner_notebook(stage, path=None):
     """The learner's notebook of `stage`, wherever it is.
 
     `path` if it is a notebook, looked for by `notebook_places`; else the
-    notebooks in the folder `path` (default ``notebooks/STAGE/``) that hold
-    this stage's graded cells, which finds a renamed copy.  Raises CourseError
-    naming the places tried, or saying what to rename or pass when there is
-    none or more than one.
+    notebook of the folder `path` (default ``notebooks/STAGE/``): ``STAGE.ipynb``,
+    or a renamed copy by the grader's own rule (`staging.renamed_notebook`).
+    Raises CourseError naming the places tried, or saying what to rename or
+    pass when there is none or more than one.
     """
     folder = RELEASE / stage
     if path is not None:
@@ -61,24 +62,34 @@ def find_learner_notebook(stage, path=None):
         return expected
     if not folder.is_dir():
         raise CourseError(f"{folder}: no such folder; expected your notebook at {expected}")
-    wanted = set(GRADED_FUNCTIONS.get(stage, ()))
-    found = []
-    for candidate in sorted(folder.glob("*.ipynb")):
-        try:
-            cells = read_notebook(candidate).cells
-        except CourseError:
-            continue
-        ids = {c.get("id") for c in cells} | {cell_grade_id(c) for c in cells}
-        if wanted <= ids:
-            found.append(candidate)
-    if len(found) == 1:
-        return found[0]
+    renamed = renamed_notebook(folder, stage)
+    if renamed is not None:
+        return renamed
+    found = [candidate for candidate in sorted(folder.glob("*.ipynb")) if holds_exercises(candidate, stage)]
     if not found:
         raise CourseError(f"{expected}: not found, and no other notebook in {folder} holds the "
                              f"exercises of {stage}; rename your notebook to {expected.name}")
     names = ", ".join(p.name for p in found)
     raise CourseError(f"{folder}: several notebooks hold {stage}'s exercises ({names}); say which one "
                          f"to check: make check STAGE={stage} NOTEBOOK=path/to/it.ipynb")
+
+
+def prestart_kernel():
+    """Boot the sandboxed kernel of the next self-check in this process now, where the sandbox works.
+
+    It boots while the release is found and the notebook copied (`grade_own`),
+    or while the learner reads a Validate's answer (learner-lab/firstneuron_validate.py);
+    a kernel already booting is kept.
+
+    Returns
+    -------
+    sandboxed : bool
+        Whether learners' kernels can be sandboxed here.
+    """
+    use_sandbox = sandbox.available() is None
+    if use_sandbox:
+        worker.prestart_kernel()
+    return use_sandbox
 
 
 #: Feedback pages of earlier self-checks kept per stage.
@@ -120,7 +131,7 @@ def grade_own(stage, notebook=None, echo=print):
     -------
     path : Path
         The notebook graded.
-    outcome : grading.Outcome
+    outcome : results.Outcome
     page : Path
         Its feedback page.
     """
@@ -130,8 +141,8 @@ def grade_own(stage, notebook=None, echo=print):
     echo(f"Checking {path} ({stage}) with the autograder ...")
     nb = read_notebook(path)
     use_sandbox = sandbox.warn_if_unavailable(echo)
-    if use_sandbox and "km" not in grading._WARM:  # the kernel boots while the release is found and the notebook copied
-        grading.prestart_kernel(GRADING / "check")
+    if use_sandbox:  # the kernel boots while the release is found and the notebook copied
+        worker.prestart_kernel()
     course = check_course(stage)
     history = GRADING / "check" / stage / "feedback"
     with tempfile.TemporaryDirectory(prefix="run-", dir=GRADING / "check" / stage) as tmp:

@@ -44,6 +44,8 @@ from traitlets.config import Configurable
 import grading
 from classroom import GRADING_LOCK
 from course import CourseError, last_error_line, load_course_config, locked
+from results import Outcome
+from staging import GradingError, notebook_hash
 
 #: The service's records, in the course folder.
 STATE = ".serve"
@@ -197,15 +199,17 @@ def clock(epoch):
 class Service:
     """One grading service on an nbgrader course with an exchange; `run` polls, `one_pass` does one pass."""
 
-    def __init__(self, course, stages=None, sandbox=True, workers=None, scheduler=None, echo=print):
+    def __init__(self, course, stages=None, overrides=None, echo=print):
         from nbgrader.apps import NbGraderAPI
         from nbgrader.coursedir import CourseDirectory
 
         self.course = Path(course).resolve()
         if not (self.course / "nbgrader_config.py").is_file():
             raise CourseError(f"{self.course / 'nbgrader_config.py'}: not an nbgrader course folder")
-        self.config = load_course_config(self.course)
+        self.overrides = overrides  # the command line's settings (classroom.flag_settings)
+        self.config = load_course_config(self.course, overrides)
         self.settings = Serve(config=self.config)
+        self.grading = grading.Grading(config=self.config)
         self.api = NbGraderAPI(CourseDirectory(config=self.config), config=self.config)
         self.coursedir = self.api.coursedir
         course_id = self.coursedir.course_id
@@ -216,7 +220,6 @@ class Service:
                               "the exchange needs one")
         self.exchange = Path(root) / course_id
         self.wanted = list(stages or self.settings.stages)
-        self.sandbox, self.workers, self.scheduler = sandbox, workers, scheduler
         self.echo = echo
         self.executor = self.client = None
         self.waiting_for_lock = False
@@ -246,7 +249,7 @@ class Service:
         folder = self.submitted_folder(student, stage)
         mark = self.course / "autograded" / student / stage / grading.DONE_MARK
         try:
-            done = mark.read_text().strip() == grading.notebook_hash(folder)
+            done = mark.read_text().strip() == notebook_hash(folder)
         except OSError:
             return False
         return done and read_timestamp(self.feedback_folder(student, stage)) == read_timestamp(folder)
@@ -301,7 +304,7 @@ class Service:
         """
         mark = self.course / "autograded" / submission.student / submission.stage / grading.DONE_MARK
         with contextlib.suppress(OSError):
-            if mark.read_text().strip() == grading.notebook_hash(self.submitted_folder(submission.student, submission.stage)):
+            if mark.read_text().strip() == notebook_hash(self.submitted_folder(submission.student, submission.stage)):
                 return None
         records = Records(self.course, submission.student, submission.stage)
         return records.next_free(submission.timestamp.isoformat(), self.settings.attempts_per_hour, time.time())
@@ -357,7 +360,7 @@ class Service:
             self._stop_executor()
             left = [s for s in submissions if id(s) not in handled]
             if len(submissions) == 1:
-                outcomes = [grading.Outcome(s.student, s.stage, False, f"{type(error).__name__}: {error}"[:300])
+                outcomes = [Outcome(s.student, s.stage, False, f"{type(error).__name__}: {error}"[:300])
                             for s in left]
             else:
                 outcomes = []
@@ -373,12 +376,12 @@ class Service:
 
     def _grade_class(self, submissions, on_done):
         if self.executor is None:
-            self.executor, self.client = grading.make_executor(self.workers, self.scheduler)
+            self.executor, self.client = grading.make_executor(self.grading.workers, self.grading.scheduler)
         stages = {}
         for submission in submissions:
             stages.setdefault(submission.stage, []).append(submission.student)
-        return grading.grade_stages(self.course, stages, force=True, sandbox=self.sandbox, executor=self.executor,
-                                    workers=self.workers, progress=False, echo=lambda line: None, on_done=on_done)
+        return grading.grade_stages(self.course, stages, force=True, executor=self.executor, overrides=self.overrides,
+                                    progress=False, echo=lambda line: None, on_done=on_done)
 
     def _after_grading(self, submission, outcome):
         records = Records(self.course, submission.student, submission.stage)
@@ -450,7 +453,7 @@ class Service:
                 started = time.monotonic()
                 try:
                     self.one_pass()
-                except (OSError, CourseError, grading.GradingError) as error:  # the next pass tries again
+                except (OSError, CourseError, GradingError) as error:  # the next pass tries again
                     self.echo(f"{stamp()}  pass failed, trying again: {last_error_line(error)}")
                 if once:
                     return
@@ -469,10 +472,14 @@ def stamp():
     return utc_now().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def serve(course, stages=None, once=False, sandbox=True, workers=None, scheduler=None, echo=None):
-    """Run the grading service on `course` (see the module's docstring); returns when stopped or after `once`."""
+def serve(course, stages=None, once=False, overrides=None, echo=None):
+    """Run the grading service on `course` (see the module's docstring); returns when stopped or after `once`.
+
+    `overrides` are settings over the course's ``nbgrader_config.py``, e.g.
+    ``{"Grading": {"workers": 2}, "TrustedExecute": {"sandbox": False}}`` (the command line's flags).
+    """
     echo = echo or (lambda line: print(line, flush=True))
-    Service(course, stages, sandbox, workers, scheduler, echo).run(once)
+    Service(course, stages, overrides, echo).run(once)
 
 
 if __name__ == "__main__":

@@ -24,10 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "autograder"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "autograder"))
 
-from course import generate_release, grading_env, make_workspace, write_notebook  # noqa: E402
+from course import REPO, generate_release, grading_env, make_workspace, write_notebook  # noqa: E402
 import catalogue
 import grading  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Seconds each solution notebook takes to execute (target: under 20 s each on 2 cores).
 
-    PYTHONPATH=autograder .venv/bin/python benchmarks/notebooks.py
+    .venv/bin/python benchmarks/notebooks.py
 """
 import sys
 import time

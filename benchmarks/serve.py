@@ -2,7 +2,7 @@
 
 Run from the repository root (a few minutes)::
 
-    PYTHONPATH=autograder MPLBACKEND=Agg .venv/bin/python benchmarks/serve.py
+    .venv/bin/python benchmarks/serve.py
 
 It builds a course with an nbgrader exchange in a temporary folder, starts
 ``python -m classroom serve`` on it (sandbox on), and prints:
@@ -36,11 +36,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "autograder"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "autograder"))
 
 import catalogue  # noqa: E402
 import course  # noqa: E402
+from course import REPO  # noqa: E402
+
+course.use_grading_env()  # the service and the lab's route run as `make` runs them
 
 STAGE = "02-propagate"
 COURSE = "firstneuron"

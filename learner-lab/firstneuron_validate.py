@@ -116,8 +116,7 @@ def self_check_answer(path, feedback_url):
 
 def warm_next(selfcheck):
     """Boot the sandboxed kernel of the next Validate now, while the learner reads this one's answer."""
-    if selfcheck.sandbox.available() is None and "km" not in selfcheck.grading._WARM:
-        selfcheck.grading.prestart_kernel(selfcheck.GRADING / "check")
+    selfcheck.prestart_kernel()
 
 
 def visible_only(answer):

@@ -23,6 +23,7 @@ import pytest
 import catalogue
 import grading
 import learner
+import staging
 import sandbox
 import trusted
 from cells import ErrorKind
@@ -203,11 +204,11 @@ def test_a_dead_worker_costs_only_the_submission_it_held(class_course):
 
 def test_a_notebook_over_its_size_or_cell_cap_is_not_graded_and_says_which(class_course):
     folder = class_course / "submitted" / "ada" / STAGE
-    with pytest.raises(grading.GradingError, match=r"TrustedExecute\.max_notebook_bytes") as caught:
-        grading.check_size(folder, 1000)
+    with pytest.raises(staging.GradingError, match=r"TrustedExecute\.max_notebook_bytes") as caught:
+        staging.check_size(folder, 1000)
     assert f"{STAGE}.ipynb" in str(caught.value), f"expected the file named, found {caught.value}"
     nb = nbformat.read(str(folder / f"{STAGE}.ipynb"), as_version=4)
-    with pytest.raises(grading.GradingError, match=r"TrustedExecute\.max_cells"):
-        grading.check_cells(nb, f"{STAGE}.ipynb", 3)
-    grading.check_cells(nb, f"{STAGE}.ipynb", 300)  # the release is far below the default
+    with pytest.raises(staging.GradingError, match=r"TrustedExecute\.max_cells"):
+        staging.check_cells(nb, f"{STAGE}.ipynb", 3)
+    staging.check_cells(nb, f"{STAGE}.ipynb", 300)  # the release is far below the default
     assert trusted.TrustedExecute().max_cells >= 5 * len(nb.cells), "expected the default cell cap far above a release"

@@ -2,7 +2,7 @@
 
 Unit tests without a kernel: `firstneuron.bridge` carries subclasses of the
 plain types as their base type and never lets the kernel's word for a type pass
-for a plain type's name; `grading.mend_cells` puts a deleted test cell back at
+for a plain type's name; `staging.mend_cells` puts a deleted test cell back at
 its place in the release and grades the cell at the release's place, never a
 pasted copy.  The graded versions of these cases are in tests/hostile.py.
 """
@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 import course
-import grading
 import learner
+import staging
 from firstneuron import bridge
 from firstneuron.testing import describe
 
@@ -114,7 +114,7 @@ def test_a_deleted_test_cell_is_put_back_at_its_place():
     original = release()
     nb = copy.deepcopy(original)
     nb.cells = [c for c in nb.cells if course.cell_grade_id(c) != "propagate_cost_tests"]
-    note = grading.mend_cells(nb, original)
+    note = staging.mend_cells(nb, original)
     expected = [c.get("id") for c in original.cells]
     found = [c.get("id") for c in nb.cells]
     assert found == expected, f"expected the cells in the release's order {expected}, found {found}"
@@ -134,7 +134,7 @@ def test_a_pasted_copy_of_a_test_cell_never_takes_its_grade(same_id):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             nb = nbformat.reads(json.dumps(nb), as_version=4)
-    note = grading.mend_cells(nb, original)
+    note = staging.mend_cells(nb, original)
     found = graded_positions(nb, "propagate_cost_tests")
     assert [i for i, _ in found] == [at + 1], f"expected only the cell at the release's place ({at + 1}) graded, found {found}"
     assert "copy of a graded cell" in note and "propagate_cost_tests (cell 3)" in note, \
@@ -149,7 +149,7 @@ def test_without_cell_ids_the_copy_is_told_by_its_neighbours():
     nb.cells.append(copy.deepcopy(nb.cells[at + 1]))
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"cell-{i}"  # ids lost (a notebook rebuilt by another tool)
-    grading.mend_cells(nb, original)
+    staging.mend_cells(nb, original)
     found = graded_positions(nb, "propagate_cost_tests")
     assert found == [(at + 1, f"cell-{at + 1}")], f"expected the copy between its release neighbours graded, found {found}"
 
@@ -157,7 +157,7 @@ def test_without_cell_ids_the_copy_is_told_by_its_neighbours():
 def test_an_untouched_notebook_is_not_mended():
     original = release()
     nb = copy.deepcopy(original)
-    assert grading.mend_cells(nb, original) == "" and nb == original, "expected nothing mended in the release itself"
+    assert staging.mend_cells(nb, original) == "" and nb == original, "expected nothing mended in the release itself"
 
 
 # --- typed messages and the local channel: the same wire, the same view of the learner's code ---------------

@@ -18,6 +18,7 @@ from course import generate_release, grading_env, make_workspace
 import catalogue
 import grading
 import sandbox
+import worker
 from test_hostile import kernel_folders, sandbox_processes
 
 STAGE = "01-sigmoid"
@@ -101,9 +102,9 @@ def test_a_warm_kernel_serves_only_the_settings_it_was_started_with():
         same = {"config": {"Sandbox": {"shm_limit": 2**20}}}
         looser = {"config": {"Sandbox": {"shm_limit": 2**20, "memory_limit": 2**40}}}
         default = {"config": {}}
-        assert grading._fits(km, same), "expected a kernel to serve the settings it was started with"
-        assert not grading._fits(km, looser), "expected a kernel with other limits not to serve"
-        assert not grading._fits(km, default), "expected a kernel with a smaller /dev/shm not to serve the defaults"
+        assert worker.kernel_fits(km, same), "expected a kernel to serve the settings it was started with"
+        assert not worker.kernel_fits(km, looser), "expected a kernel with other limits not to serve"
+        assert not worker.kernel_fits(km, default), "expected a kernel with a smaller /dev/shm not to serve the defaults"
     finally:
         sandbox.remove_tree(km.scratch)
 
@@ -119,7 +120,7 @@ def test_workers_get_every_setting_of_the_executor_and_the_sandbox():
     config.TrustedExecute.sandbox = False
     config.Execute.kernel_manager_class = sandbox.SandboxedKernelManager  # a class: not plain data
     config.GenerateFeedback.force = True          # not the executor's business
-    found = grading._plain(config)
+    found = worker.plain_config(config)
     expected = {"Execute": {"timeout": 7}, "NotebookClient": {"iopub_timeout": 9},
                 "KernelManager": {"shutdown_wait_time": 2.5}, "Sandbox": {"extra_read_only": ["/srv/x"]},
                 "TrustedExecute": {"sandbox": False}}

@@ -26,8 +26,8 @@ import pytest
 
 import classroom
 import course
-import grading
 import report
+import results
 from conftest import (SIGMOID, SIGMOID_CLASS, SIGMOID_SCORES, free_port, grade_command, grading_environment,
                       make_sigmoid_course as make_course, stop_group)
 from course import grading_env, open_gradebook
@@ -57,7 +57,7 @@ def dask_cluster(tmp_path):
     """``dask scheduler`` and two ``dask worker ADDRESS --nworkers 1 --nthreads 1``, as a user starts them."""
     if not (BIN / "dask").is_file():
         pytest.skip(f"{BIN / 'dask'}: no dask command in this environment (distributed is in requirements.txt)")
-    env = grading_env()  # PYTHONPATH=autograder: the workers import grading.py by name
+    env = grading_env()  # PYTHONPATH=autograder: the workers import worker.py by name
     env.pop("FIRSTNEURON_SEED", None)  # the driver sends the seed with each task
     scheduler_file = tmp_path / "scheduler.json"
     servers = []
@@ -260,7 +260,7 @@ def test_a_class_whose_gradebook_is_on_postgresql(tmp_path, postgres, monkeypatc
         f"expected --force to write ada's grades back to PostgreSQL, found {gradebook_scores(workspace)[0]}"
 
     (workspace / "grades.csv").unlink()
-    exported = grading.export_grades(workspace)
+    exported = results.export_grades(workspace)
     rows = classroom.read_grades_csv(exported)
     assert sorted((r["student_id"], float(r["score"])) for r in rows) == sorted(SCORES.items()), \
         f"expected the export to read PostgreSQL's grades, found {rows}"
