@@ -66,6 +66,8 @@ c.Autograde.autograde_preprocessors = [
 # c.TrustedExecute.max_scratch_bytes = 512 * 1024**2  # a kernel's scratch folder
 # c.TrustedExecute.max_notebook_bytes = 32 * 1024**2  # a submitted notebook file (make grade)
 # c.TrustedExecute.max_cells = 300                    # cells of a submitted notebook (make grade)
+# c.TrustedExecute.max_restarts = 3                   # restarts of a dead or stuck kernel per submission
+# c.TrustedExecute.interrupt_grace = 3.0              # seconds a kernel gets to stop after an interrupt
 
 # Class grading (`make grade`, autograder/grading.py; defaults shown, the command line's flags win):
 # c.Grading.workers = 0                     # local worker processes (0: every core); --workers

@@ -37,7 +37,7 @@ from sanitize import SanitizeLearnerContent
 NOT_ATTEMPTED = "Not attempted yet: replace `raise NotImplementedError()` with your code."
 NEEDS_AN_EXERCISE = ("Not run: this cell uses an exercise above that is not attempted yet "
                      "(nothing to change in this cell).")
-TIMED_OUT = ("Stopped: this cell ran longer than the time limit. Does a loop in your code never end?")
+TIME_LIMIT_MESSAGE = ("Stopped: this cell ran longer than the time limit. Does a loop in your code never end?")
 # Exceptions whose message is the whole story (the checks' and firstneuron.testing's).
 MESSAGE_ONLY = ("CheckFailure", "VisibleTestFailure")
 
@@ -61,7 +61,7 @@ def short_error(ename, evalue):
     if ename == ErrorKind.NOT_ATTEMPTED:  # firstneuron.testing.visible_tests before the exercise was attempted
         return NOT_ATTEMPTED
     if ename in (KeyboardInterrupt.__name__, ErrorKind.TIMED_OUT):
-        return TIMED_OUT
+        return TIME_LIMIT_MESSAGE
     if ename in MESSAGE_ONLY:  # these messages start with the function's name
         return evalue
     return f"{ename}: {evalue}" if evalue else ename
@@ -125,15 +125,13 @@ class ShortenTracebacks(NbGraderPreprocessor):
         return nb, resources
 
 
-#: The output types a feedback page shows; none of them can run code.
-INERT_MIMETYPES = ("text/plain", "image/png", "image/jpeg", "image/gif")
 
 
 class InertOutputs(NbGraderPreprocessor):
     """Keep only inert outputs, so that a learner's HTML, JavaScript or SVG never runs in the page.
 
     Any representation of a ``display_data`` or ``execute_result`` output other
-    than `INERT_MIMETYPES` (``text/html``, ``application/javascript``,
+    than `sanitize.INERT_MIMETYPES` (``text/html``, ``application/javascript``,
     ``image/svg+xml``, ``text/markdown``, widgets ...) is dropped.  When no plain
     text is left, the dropped HTML or Markdown source is shown as plain text,
     which the page escapes, or a note says what was left out.
@@ -150,7 +148,7 @@ class InertOutputs(NbGraderPreprocessor):
 def neutralize(output):
     """Drop the non-inert representations of one output (in place), keeping something to show."""
     data = output.get("data", {})
-    dropped = sorted(set(data) - set(INERT_MIMETYPES))
+    dropped = sorted(set(data) - set(sanitize.INERT_MIMETYPES))
     if not dropped:
         return
     if "text/plain" not in data:

@@ -39,8 +39,6 @@ import cells
 import course
 from firstneuron import bridge
 
-#: Seconds the kernel gets to stop after an interrupt before it is restarted.
-INTERRUPT_GRACE = 3
 #: Seconds a channel to the kernel may stay disconnected before it counts as cut (libzmq reconnects at once).
 RECONNECT_GRACE = 3.0
 #: Characters of an exception's class name kept.
@@ -209,11 +207,13 @@ class KernelChannel:
         (see `bounded_client`) and stops the request with `GradingInterrupted`.
     max_scratch_bytes : int, optional
         Bytes the kernel's scratch folder may hold while it answers (checked each second).
+    interrupt_grace : float
+        Seconds the kernel gets to stop after an interrupt (``TrustedExecute.interrupt_grace``).
     """
 
-    def __init__(self, km, deadline, max_answer_bytes=64 * 1024**2, max_scratch_bytes=None):
+    def __init__(self, km, deadline, max_answer_bytes=64 * 1024**2, max_scratch_bytes=None, interrupt_grace=3):
         self.km = km
-        self.deadline = deadline
+        self.deadline, self.interrupt_grace = deadline, interrupt_grace
         self.max_scratch_bytes, self._checked = max_scratch_bytes, time.monotonic()
         self.kc = bounded_client(BlockingKernelClient, max_answer_bytes)(parent=km)
         self.kc.load_connection_info(km.get_connection_info())
@@ -289,7 +289,7 @@ class KernelChannel:
             result = self.km.interrupt_kernel()
             if asyncio.iscoroutine(result):  # an AsyncKernelManager's; this thread has no loop running
                 asyncio.run(result)
-        end = time.monotonic() + INTERRUPT_GRACE
+        end = time.monotonic() + self.interrupt_grace
         while time.monotonic() < end:
             try:
                 msg = self.kc.get_iopub_msg(timeout=0.2)

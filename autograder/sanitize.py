@@ -25,8 +25,8 @@ executor) and again before a feedback page is drawn:
 - **Widget state** in the notebook's metadata is dropped: with it, nbconvert's
   page loads the widgets' script from a CDN and draws the learner's widgets.
 
-Output *data* is filtered elsewhere: the executor keeps only inert MIME types
-(``trusted.SAFE_MIME``), and so does the feedback's ``feedback_filter.InertOutputs``.
+Output *data* is filtered with one allow-list, `INERT_MIMETYPES`: the executor keeps only
+those types of what the kernel sends, and so does the feedback's ``feedback_filter.InertOutputs``.
 """
 import functools
 import html
@@ -61,6 +61,8 @@ DATA_IMAGE = re.compile(r"data:image/(png|jpeg|gif);base64,[A-Za-z0-9+/=\s]*\Z")
 TEXT_ALIGN = re.compile(r"text-align:\s*(left|right|center);?\Z")
 #: Attachment types kept: raster images, which a browser never runs.
 ATTACHMENT_MIME = ("image/png", "image/jpeg", "image/gif")
+#: The output types kept from a learner's kernel and shown in feedback: none of them can run code.
+INERT_MIMETYPES = ("text/plain", *ATTACHMENT_MIME)
 #: Output metadata keys kept, with the test their value must pass.
 OUTPUT_METADATA = {
     "width": lambda v: is_size(v),

@@ -32,20 +32,17 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Integer
+from traitlets import Bool, Float, Integer
 
 import checks  # noqa: F401  (the grader's own, from autograder/, loaded before any submission's file exists)
 import sandbox
+import sanitize
 from cells import ErrorKind, is_graded, is_test_cell, set_diagnosis, split_hidden
 from learner import (
-    INTERRUPT_GRACE, MAX_ENAME, SCRATCH_FULL, GradingInterrupted, KernelChannel, bounded_client, run_hidden,
+    MAX_ENAME, SCRATCH_FULL, GradingInterrupted, KernelChannel, bounded_client, run_hidden,
     scratch_bytes,
 )
 
-#: Output MIME types kept from a learner's kernel: nothing that a browser would run.
-SAFE_MIME = ("text/plain", "image/png", "image/jpeg")
-#: Restarts of a dead or stuck kernel per submission.
-MAX_RESTARTS = 3
 
 OUTPUT_CUT = "\n[output cut: this cell printed more than {limit} characters (TrustedExecute.max_output)]\n"
 NOTEBOOK_CUT = ("\n[output cut: the notebook printed more than {limit} characters in all "
@@ -89,6 +86,10 @@ class TrustedExecute(Execute):
                                  "a larger one is not graded. Default: 32 MiB.").tag(config=True)
     max_cells = Integer(300, help="Cells of a submitted notebook: one with more is not graded. "
                         "Default: 300.").tag(config=True)
+    max_restarts = Integer(3, help="Restarts of a dead or stuck kernel per submission; past them, the rest of the "
+                           "notebook is not run. Default: 3.").tag(config=True)
+    interrupt_grace = Float(3.0, help="Seconds a kernel gets to stop after an interrupt (a cell past its time limit) "
+                            "before it is restarted. Default: 3.").tag(config=True)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -158,7 +159,7 @@ class TrustedExecute(Execute):
 
     def _hidden(self, source):
         channel = KernelChannel(self.km, min(self._deadline, time.monotonic() + (self.timeout or 30)),
-                                self.max_answer_bytes, self.max_scratch_bytes)
+                                self.max_answer_bytes, self.max_scratch_bytes, self.interrupt_grace)
         try:
             return run_hidden(source, channel)
         finally:
@@ -201,7 +202,7 @@ class TrustedExecute(Execute):
             outs[-1]["text"] += out["text"]
             return outs[-1]
         if out is not None and "data" in out:
-            data = {k: v for k, v in out["data"].items() if k in SAFE_MIME}
+            data = {k: v for k, v in out["data"].items() if k in sanitize.INERT_MIMETYPES}
             out["data"] = data or {"text/plain": "[output of a kind the grader does not keep]"}
         return out
 
@@ -246,7 +247,7 @@ class TrustedExecute(Execute):
         """True when the kernel answers a kernel_info request within the grace period."""
         try:
             msg_id = self.kc.kernel_info()
-            end = time.monotonic() + INTERRUPT_GRACE
+            end = time.monotonic() + self.interrupt_grace
             while time.monotonic() < end:
                 try:
                     reply = await self.kc.get_shell_msg(timeout=max(0.05, end - time.monotonic()))
@@ -266,7 +267,7 @@ class TrustedExecute(Execute):
             await self.km.shutdown_kernel(now=True)
         with contextlib.suppress(Exception):
             self.kc.stop_channels()
-        if self._restarts > MAX_RESTARTS:
+        if self._restarts > self.max_restarts:
             self._deadline = 0  # the rest of the notebook is not run
             return
         self.km = self.create_kernel_manager()
