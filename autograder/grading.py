@@ -451,7 +451,7 @@ def grade_stages(course, stages, force=False, sandbox=None, workers=None, schedu
     feedback = FeedbackPass(api, course_dir, len(todo), workers, on_done)
     try:
         staging = course / STAGING / "submitted"
-        for student, stage, folder, digest in todo:
+        for index, (student, stage, folder, digest) in enumerate(todo):
             path = Path(folder) / f"{stage}.ipynb"
             try:
                 note = stage_submission(course_dir, stage, student, folder, staging, limits.max_notebook_bytes,
@@ -464,7 +464,10 @@ def grade_stages(course, stages, force=False, sandbox=None, workers=None, schedu
                 outcomes.append(Outcome(student, stage, False, f"{path}: {type(error).__name__}: {error}"[:500]))
                 bar.update(1)
                 continue
-            pool.submit(Job(student, stage, folder, digest, note, nbformat.writes(nb), files), jobs)
+            # A pool of this call's own is stopped at the end: the last submissions boot no kernel for a next one.
+            last = own_executor and client is None and index >= len(todo) - (workers or os.cpu_count() or 1)
+            pool.submit(Job(student, stage, folder, digest, note, nbformat.writes(nb), files),
+                        {**jobs, "warm": False} if last else jobs)
         for job, result in pool.results():  # a job's notebook is not kept once recorded
             quarantine = settings.quarantine_after
             if result.get("died") and worker_deaths(course, job.student, job.stage, job.digest, settings,
@@ -560,7 +563,8 @@ class FeedbackPass:
     """The feedback pages of graded submissions, made as each grade comes in, on every core of this machine.
 
     Pages are made by a pool of processes while the other submissions are still
-    graded (in this process when there are two submissions or fewer).  Once a
+    graded (in this process when there are fewer than `POOL_FROM` submissions: a pool's
+    processes each import nbgrader's exporters first, which costs more than a few pages).  Once a
     page is written, the submission is marked done, its `Outcome` is read from
     the gradebook into `outcomes` and `on_done` is called with it.
 
@@ -575,6 +579,9 @@ class FeedbackPass:
     on_done : callable, optional
     """
 
+    #: Submissions from which the pages are made by a pool of processes.
+    POOL_FROM = 9
+
     def __init__(self, api, course_dir, expected, workers=None, on_done=None):
         self.api, self.course_dir, self.on_done = api, course_dir, on_done
         self.course = Path(course_dir.root)
@@ -584,7 +591,7 @@ class FeedbackPass:
 
     def add(self, graded):
         """Start the page of `graded` (a `Graded` submission)."""
-        if self.expected <= 2:
+        if self.expected < self.POOL_FROM:
             _FEEDBACK["api"] = self.api
             self._finish(graded, make_feedback(graded.stage, graded.student))
             return
