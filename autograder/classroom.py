@@ -32,8 +32,8 @@ import results  # noqa: E402
 import sandbox  # noqa: E402
 from catalogue import SAMPLE_CLASS, build_submission  # noqa: E402
 from course import (GRADING, REPO, SOLUTIONS, CourseError, copy_gradebook, execute_notebook,  # noqa: E402
-                    generate_release, grading_env, has_gradebook, locked, make_workspace, notebook_path, release,
-                    stages, use_grading_env, validate)
+                    generate_release, grading_env, has_gradebook, load_course_config, locked, make_workspace,
+                    notebook_path, release, stages, use_grading_env, validate)
 from selfcheck import self_check  # noqa: E402
 from staging import submit  # noqa: E402
 
@@ -150,18 +150,27 @@ def demo(workspace=GRADING / "demo", students=SAMPLE_CLASS, echo=print):
     return outcomes
 
 
-def require_sandbox(no_sandbox):
-    """Raise CourseError when learners' code cannot be sandboxed and `no_sandbox` was not asked for."""
-    if not no_sandbox:
-        reason = sandbox.available()
-        if reason:
-            raise CourseError(f"cannot sandbox learners' code: {reason}; install the Debian package "
-                                 "'bubblewrap', or pass --no-sandbox to run it unprotected")
+def require_sandbox(no_sandbox, course):
+    """Raise CourseError when learners' code would run unsandboxed and `no_sandbox` was not asked for.
+
+    Only the command line's ``--no-sandbox`` runs it unprotected: a course whose configuration
+    says ``c.TrustedExecute.sandbox = False`` is refused without that flag, in one line.
+    """
+    if no_sandbox:
+        return
+    reason = sandbox.available()
+    if reason:
+        raise CourseError(f"cannot sandbox learners' code: {reason}; install the Debian package "
+                          "'bubblewrap', or pass --no-sandbox to run it unprotected")
+    config_file = Path(course) / "nbgrader_config.py"
+    if config_file.is_file() and load_course_config(course).TrustedExecute.get("sandbox", True) is False:
+        raise CourseError(f"{config_file}: sets c.TrustedExecute.sandbox = False; learners' code runs "
+                          "unprotected only with --no-sandbox on the command line")
 
 
 def grade_command(args):
     """``python -m classroom grade``: a class, graded safely; exit 1 when a submission could not be graded."""
-    require_sandbox(args.no_sandbox)
+    require_sandbox(args.no_sandbox, args.course)
     if not (args.course / "nbgrader_config.py").is_file():
         raise CourseError(f"{args.course / 'nbgrader_config.py'}: not an nbgrader course folder")
     with locked(args.course / GRADING_LOCK, wait=False, busy=BUSY):
@@ -255,7 +264,7 @@ def main(argv=None):
         elif args.command == "serve":
             from serve import serve
 
-            require_sandbox(args.no_sandbox)
+            require_sandbox(args.no_sandbox, args.course)
             try:
                 serve(args.course, args.stage, once=args.once, overrides=flag_settings(args))
             except KeyboardInterrupt:

@@ -451,6 +451,7 @@ def grade_stages(course, stages, force=False, sandbox=None, workers=None, schedu
     feedback = FeedbackPass(api, course_dir, len(todo), workers, on_done)
     try:
         staging = course / STAGING / "submitted"
+        shutil.rmtree(course / STAGING / "executed", ignore_errors=True)  # what a killed driver left
         for index, (student, stage, folder, digest) in enumerate(todo):
             path = Path(folder) / f"{stage}.ipynb"
             try:
@@ -593,7 +594,11 @@ class FeedbackPass:
         """Start the page of `graded` (a `Graded` submission)."""
         if self.expected < self.POOL_FROM:
             _FEEDBACK["api"] = self.api
-            self._finish(graded, make_feedback(graded.stage, graded.student))
+            try:
+                failure = make_feedback(graded.stage, graded.student)
+            except Exception as error:  # this page only, as from the pool
+                failure = f"{type(error).__name__}: {error}"[:300]
+            self._finish(graded, failure)
             return
         if self.pool is None:
             import multiprocessing
@@ -617,15 +622,19 @@ class FeedbackPass:
 
     def _finish(self, graded, failure):
         key = (graded.student, graded.stage)
+        if not failure:
+            try:
+                name_as_submitted(self.course_dir, graded.stage, graded.student)
+                mark = self.course / "autograded" / graded.student / graded.stage / DONE_MARK
+                temporary = mark.with_suffix(".tmp")
+                temporary.write_text(graded.digest + "\n")
+                os.replace(temporary, mark)
+            except OSError as error:  # this submission is not marked done: graded again next time
+                failure = f"{type(error).__name__}: {error}"[:300]
         if failure:
             self.outcomes[key] = Outcome(graded.student, graded.stage, False, f"feedback: {failure}", graded.seconds,
                                          manual_review=graded.manual_review)
             return
-        name_as_submitted(self.course_dir, graded.stage, graded.student)
-        mark = self.course / "autograded" / graded.student / graded.stage / DONE_MARK
-        temporary = mark.with_suffix(".tmp")
-        temporary.write_text(graded.digest + "\n")
-        os.replace(temporary, mark)
         outcome, = read_outcomes(self.course, [{"student": graded.student, "stage": graded.stage,
                                                 "seconds": graded.seconds, "manual_review": graded.manual_review}])
         self.outcomes[key] = outcome

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 
-from course import GRADED_FUNCTIONS, CourseError, cell_grade_id, notebook_path, read_notebook, write_notebook
+from course import GRADED_FUNCTIONS, cell_grade_id, notebook_path, read_notebook, write_notebook
 
 #: The driver's copies of the submissions being graded (mended, never the originals), in the course folder.
 STAGING = ".grading-staging"
@@ -188,14 +188,21 @@ def _original_of(nb, release_nb, cells, r):
     return min(cells, key=rank)
 
 
-def holds_exercises(path, stage):
-    """True when the notebook at `path` holds every graded exercise of `stage` (by cell id or grade_id)."""
+def exercise_ids(path):
+    """The cell ids and grade_ids of the notebook at `path`: empty for a link, a special file or one that cannot be read."""
+    path = Path(path)
+    if path.is_symlink() or not path.is_file():  # never followed, never opened (a FIFO would block)
+        return set()
     try:
         cells = read_notebook(path).cells
-    except CourseError:
-        return False
-    ids = {c.get("id") for c in cells} | {cell_grade_id(c) for c in cells}
-    return set(GRADED_FUNCTIONS.get(stage, ())) <= ids
+        return {c.get("id") for c in cells} | {cell_grade_id(c) for c in cells}
+    except Exception:  # a learner's file: whatever it holds, it is no notebook of the stage
+        return set()
+
+
+def holds_exercises(path, stage):
+    """True when the notebook at `path` holds every graded exercise of `stage` (by cell id or grade_id)."""
+    return set(GRADED_FUNCTIONS.get(stage, ())) <= exercise_ids(path)
 
 
 def renamed_notebook(folder, stage):
@@ -203,15 +210,17 @@ def renamed_notebook(folder, stage):
 
     The one rule for a renamed notebook (the grader's and the self-check's):
     when ``STAGE.ipynb`` is missing, the folder's only notebook, else the only
-    one that holds the stage's exercises (`holds_exercises`: an editor's copy
-    beside a scratch notebook); with none or several of those, none is guessed.
+    one that holds any of the stage's exercises (an editor's copy beside a
+    scratch notebook); with none or several of those, none is guessed.  Links
+    and special files are never taken (nor opened).
     """
     folder = Path(folder)
     if (folder / f"{stage}.ipynb").is_file():
         return None
-    notebooks = sorted(folder.glob("*.ipynb"))
+    notebooks = [path for path in sorted(folder.glob("*.ipynb")) if path.is_file() and not path.is_symlink()]
     if len(notebooks) > 1:
-        notebooks = [path for path in notebooks if holds_exercises(path, stage)]
+        graded = set(GRADED_FUNCTIONS.get(stage, ()))
+        notebooks = [path for path in notebooks if exercise_ids(path) & graded]
     return notebooks[0] if len(notebooks) == 1 else None
 
 

@@ -278,6 +278,12 @@ class Kind(StrEnum):
     VALUE = "value"
 
 
+def _frame_like(frame):
+    """True for a traceback frame as the kernel sends one: ``[file, line number, function, source line]``."""
+    return (isinstance(frame, list) and len(frame) == 4 and isinstance(frame[1], int)
+            and not isinstance(frame[1], bool) and all(isinstance(frame[i], str) for i in (0, 2, 3)))
+
+
 def _text(value, limit):
     """`value` as a str of at most `limit` characters (a non-str is made one)."""
     return str(value)[:limit]
@@ -310,10 +316,10 @@ class LearnerError:
         """The record the kernel's `data` stands for, bounded; what is not of the expected form is left out."""
         data = data if isinstance(data, dict) else {}
         frames = data.get("frames") if isinstance(data.get("frames"), list) else []
-        return cls(str(data.get("type", "Exception")), bool(data.get("builtin")),
+        return cls(_text(data.get("type", "Exception"), MAX_FRAME_TEXT), bool(data.get("builtin")),
                    _text(data.get("message", ""), MAX_MESSAGE),
-                   [tuple(_text(part, MAX_FRAME_TEXT) if isinstance(part, str) else part for part in frame)
-                    for frame in frames[-MAX_FRAMES:] if isinstance(frame, list) and len(frame) == 4])
+                   [(_text(frame[0], MAX_FRAME_TEXT), frame[1], _text(frame[2], MAX_FRAME_TEXT),
+                     _text(frame[3], MAX_FRAME_TEXT)) for frame in frames[-MAX_FRAMES:] if _frame_like(frame)])
 
 
 @dataclass(frozen=True)

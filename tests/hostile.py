@@ -324,9 +324,11 @@ CASES = [
          "    return grads, np.longdouble(cost)", base="correct", exact=True),
     Case("report_py_helper", "a wrong propagate in the notebook, replaced by a right one from the learner's report.py",
          "from report import propagate", files=(("report.py", HELPER),), exact=True, deserved=6.0),
-    Case("instructor_names_handed_in", "hands in checks.py, checks/, reference.py and grading.py that pass everything",
+    Case("instructor_names_handed_in", "hands in checks.py, checks/, reference.py and the grader's modules, "
+         "each passing everything",
          files=tuple((name, PASS_EVERYTHING) for name in ("checks.py", "checks/__init__.py", "reference.py",
-                                                           "grading.py", "trusted.py")), exact=True),
+                                                           "grading.py", "trusted.py", "learner.py", "cells.py",
+                                                           "worker.py", "staging.py", "results.py")), exact=True),
     Case("deleted_cost_tests", "correct code, the propagate_cost_tests cell deleted", notebook="deleted_test_cell",
          base="correct", exact=True),
     Case("pasted_cost_tests", "correct code, a copy of the propagate_cost_tests cell pasted near the top",

@@ -94,6 +94,19 @@ def test_without_bubblewrap_class_grading_refuses_in_one_line(course, monkeypatc
     assert not (course / "autograded").exists(), "expected nothing graded without a sandbox"
 
 
+def test_a_course_that_turns_the_sandbox_off_is_refused_without_the_flag(course, capsys):
+    with open(course / "nbgrader_config.py", "a") as f:
+        f.write("c.TrustedExecute.sandbox = False\n")
+    if sandbox.available() is not None:
+        pytest.skip(f"no sandbox here, so the refusal names bubblewrap first: {sandbox.available()}")
+    assert classroom.main(["grade", STAGE, "--course", str(course)]) == 2, \
+        "expected exit code 2 when the course's configuration turns the sandbox off and --no-sandbox is not given"
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "nbgrader_config.py" in error and "--no-sandbox" in error, \
+        f"expected one line naming the course's configuration and --no-sandbox, found {error!r}"
+    assert not (course / "autograded").exists(), "expected nothing graded unsandboxed without the flag"
+
+
 def test_a_warm_kernel_serves_only_the_settings_it_was_started_with():
     from traitlets.config import Config
 

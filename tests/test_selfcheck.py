@@ -1,5 +1,6 @@
 """Self-check: a learner grades their own notebook with the real autograder."""
 import hashlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 import catalogue
 import course
 import selfcheck
+import staging
 
 STAGE = "01-sigmoid"
 
@@ -64,6 +66,24 @@ def test_a_renamed_notebook_saved_by_an_editor_that_drops_metadata_is_found_and_
     lines = []
     assert selfcheck.self_check(STAGE, tmp_path / "folder", echo=lines.append), f"expected full marks, found {lines}"
     assert any("put back the grading information" in line for line in lines), f"expected a note on mended cells, found {lines}"
+
+
+def test_the_renamed_notebook_rule_guesses_only_when_one_notebook_holds_exercises(tmp_path):
+    folder = tmp_path / "handed-in"
+    work = catalogue.build_submission(STAGE)
+    work.cells = [c for c in work.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "sigmoid"]  # an id lost
+    write(work, folder / "my work.ipynb")
+    write(nbformat.v4.new_notebook(), folder / "scratch.ipynb")
+    found = staging.renamed_notebook(folder, STAGE)
+    assert found == folder / "my work.ipynb", f"expected the only notebook with exercises, found {found}"
+    write(catalogue.build_submission(STAGE, blank=True), folder / "untouched release.ipynb")
+    found = staging.renamed_notebook(folder, STAGE)
+    assert found is None, f"expected no guess between two notebooks with exercises, found {found}"
+    (folder / "untouched release.ipynb").unlink()
+    (folder / "link.ipynb").symlink_to(folder / "my work.ipynb")
+    os.mkfifo(folder / "pipe.ipynb")  # never opened: reading it would block
+    found = staging.renamed_notebook(folder, STAGE)
+    assert found == folder / "my work.ipynb", f"expected links and special files never taken, found {found}"
 
 
 def test_no_notebook_or_several_give_a_clear_message(tmp_path):

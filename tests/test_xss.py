@@ -137,9 +137,8 @@ def graded(tmp_path_factory):
     release = course.generate_release(workspace, only=[STAGE])
     for case in PAGE_CASES:
         hostile_submission(case, workspace, release, port=9)
-    outcomes = grading.grade_class(workspace, STAGE, force=True, sandbox=sandbox.available() is None,
-                                   executor=grading.InlineExecutor(), warm=False, progress=False,
-                                   overrides={"Execute": {"timeout": 10}}, echo=lambda line: None)
+    outcomes = grading.grade_class(workspace, STAGE, force=True, sandbox=sandbox.available() is None, workers=2,
+                                   progress=False, overrides={"Execute": {"timeout": 10}}, echo=lambda line: None)
     failed = [(o.student, o.reason) for o in outcomes if not o.graded]
     assert not failed, f"expected every page case graded, found {failed}"
     return workspace
