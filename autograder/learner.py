@@ -333,6 +333,20 @@ class LocalChannel:
         return KernelNamespace(self)[name]
 
 
+def as_learner_function(function):
+    """`function` as hidden checks see a learner's: a `LearnerFunction` as it is, a plain function behind a `LocalChannel`.
+
+    Graded, a check gets `LearnerFunction` proxies (`run_hidden`).  The solution
+    notebooks run their hidden tests in their own kernel (nbval, ``make solutions``),
+    where a check gets the plain function: it is put behind a `LocalChannel` over
+    the namespace it was defined in, so that it is called through the same codec,
+    and `LearnerFunction.substitute` works the same way.
+    """
+    if isinstance(function, LearnerFunction) or not callable(function) or not hasattr(function, "__globals__"):
+        return function
+    return LocalChannel(function.__globals__).function(function.__name__)
+
+
 #: Files and folders of a scratch folder counted at most: more is treated as over its cap.
 MAX_SCRATCH_ENTRIES = 100_000
 

@@ -6,6 +6,7 @@ import re
 import numpy as np
 
 import reference
+from learner import as_learner_function
 from firstneuron.testing import assert_array, describe
 
 from .core import (
@@ -175,6 +176,7 @@ def check_model(model, seed=None):
     the code (the classic course's 12288) from one taken from the wrong axis.
     """
     seed = new_seed(seed)
+    model = as_learner_function(model)  # the solution notebook's own kernel passes the plain function
     check_origin(model, MODEL_NAME)
     problem = _model_problem(np.random.default_rng(seed), *MODEL_SIZES)
     calls = _model_calls(model, seed, problem)
