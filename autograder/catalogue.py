@@ -12,7 +12,6 @@ from pathlib import Path
 from nbgrader.utils import is_solution
 
 from course import AUTOGRADER, RELEASE, CourseError, cell_grade_id, notebook_path, read_notebook, solution_cells
-from staging import submit  # noqa: F401  (the sample class is handed in as any submission is)
 
 VARIANTS_DIR = AUTOGRADER / "variants"
 

@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "autograder"))
 
 from course import REPO, generate_release, grading_env, make_workspace, write_notebook  # noqa: E402
 import catalogue
+import staging
 import grading  # noqa: E402
 
 SEED = "2026"
@@ -40,7 +41,7 @@ def build_course(folder, stage, size):
     mistakes = [v.id for v in catalogue.load_variants().values() if v.stage == stage and v.kind == "mistake"]
     plan = itertools.cycle([((), False), ((), True)] + [((m,), False) for m in mistakes])
     for index, (variants, blank) in zip(range(size), plan):
-        catalogue.submit(course, f"s{index:04d}", stage, catalogue.build_submission(stage, variants, blank, release))
+        staging.submit(course, f"s{index:04d}", stage, catalogue.build_submission(stage, variants, blank, release))
     return course
 
 

@@ -9,15 +9,19 @@ import contextlib
 import html
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
 import catalogue
+import staging
 import course
 import sandbox
 
@@ -57,6 +61,19 @@ def stop_group(process, timeout=20):
         process.wait()
 
 
+def short_private_root():
+    """A new, short folder for a sandbox's private root (kernels' sockets live below it: 107 bytes at most)."""
+    return Path(tempfile.mkdtemp(prefix="fnroot-")) / "private-root"
+
+
+@pytest.fixture()
+def private_root():
+    """A sandbox's private root of this test's own, short whatever pytest's temporary folder is."""
+    root = short_private_root()
+    yield root
+    shutil.rmtree(root.parent, ignore_errors=True)
+
+
 # --- The sigmoid class: four learners of 01-sigmoid, graded from the command line --------------
 
 SIGMOID = "01-sigmoid"
@@ -79,7 +96,7 @@ def make_sigmoid_course(root, extra_config=""):
         f.write(CELL_TIMEOUT + extra_config)
     release = course.generate_release(workspace, only=[SIGMOID])
     for student, (variants, blank, _) in SIGMOID_CLASS.items():
-        catalogue.submit(workspace, student, SIGMOID, catalogue.build_submission(SIGMOID, variants, blank, release))
+        staging.submit(workspace, student, SIGMOID, catalogue.build_submission(SIGMOID, variants, blank, release))
     return workspace
 
 

@@ -127,10 +127,10 @@ def class_course(tmp_path, monkeypatch):
     workspace = make_workspace(tmp_path / "course")
     release = generate_release(workspace, only=[STAGE])
     for student, score in CLASS.items():
-        catalogue.submit(workspace, student, STAGE, catalogue.build_submission(STAGE, (), score == 0.0, release))
+        staging.submit(workspace, student, STAGE, catalogue.build_submission(STAGE, (), score == 0.0, release))
     nb = catalogue.build_submission(STAGE, (), False, release)
     nb.cells.insert(1, nbformat.v4.new_code_cell("import time\ntime.sleep(15)"))
-    catalogue.submit(workspace, SLEEPER, STAGE, nb)
+    staging.submit(workspace, SLEEPER, STAGE, nb)
     return workspace
 
 

@@ -22,10 +22,11 @@ import pytest
 
 import selfcheck
 import catalogue
+import staging
 import cells
 import course
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = course.REPO
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(os.environ.get("FIRSTNEURON_SHOTS", "/tmp/firstneuron-shots"))
 TOKEN = "firstneuron-test"
@@ -401,7 +402,7 @@ def test_the_class_report_is_accessible(browser, tmp_path):
     workspace = course.make_workspace(tmp_path / "course")
     release = course.generate_release(workspace, only=[stage])
     for student, variants in (("correct", ()), ("mistaken", ("sigmoid_sign_error",))):
-        catalogue.submit(workspace, student, stage, catalogue.build_submission(stage, variants, release_dir=release))
+        staging.submit(workspace, student, stage, catalogue.build_submission(stage, variants, release_dir=release))
     grading.grade_class(workspace, stage, force=True, sandbox=sandbox.available() is None,
                         executor=grading.InlineExecutor(), warm=False, progress=False, echo=lambda line: None)
     with opened_offline(browser, report.write_report(workspace)) as page:

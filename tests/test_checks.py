@@ -136,14 +136,6 @@ def test_mistakes_are_caught_and_named(variant):
         assert "Traceback" not in message and "reference" not in message, f"expected a short message, found {message!r}"
 
 
-def test_the_mutation_summary_meets_its_bar():
-    lines = []
-    _, summary, ok = mutants.run(echo=lines.append)
-    assert ok, f"expected every mistake caught, >= 90 % named, none misdiagnosed, no cross-function loss, no false fail; found {summary}"
-    assert summary["mutants"] == sum(v.kind == "mistake" for v in VARIANTS.values())
-    assert lines[-1].startswith("mutants: "), f"expected a summary line, found {lines[-1]!r}"
-
-
 def test_messages_do_not_show_reference_values():
     function = mutants.learner_namespace("01-sigmoid", VARIANTS["sigmoid_sign_error"])["sigmoid"]
     with pytest.raises(AssertionError) as failure:

@@ -84,7 +84,7 @@ def student_env(home):
     """A student's environment: their own HOME, no autograder/ on PYTHONPATH, no inherited Jupyter paths."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("JUPYTER") and k not in ("PYTHONPATH", "HOME", "USER", "LOGNAME")}
-    env.update(HOME=str(home), MPLBACKEND="Agg")
+    env.update(HOME=str(home), **course.HEADLESS)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return env
 

@@ -21,6 +21,7 @@ from PIL import Image
 
 import classroom
 import catalogue
+import staging
 import course
 import mutants
 from conftest import same_words, visible_text
@@ -100,7 +101,7 @@ def graded(tmp_path_factory):
                 swap_data_around_sizes(nb)
             if student == "deleter":
                 nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "sigmoid_tests"]
-            path = catalogue.submit(workspace, student, stage, nb)
+            path = staging.submit(workspace, student, stage, nb)
             if student == "shadow":
                 (path.parent / "checks.py").write_text(FAKE_CHECKS)
                 (path.parent / "checks").mkdir()  # the package's own name, as a folder

@@ -16,6 +16,7 @@ import pytest
 import classroom
 from course import generate_release, grading_env, make_workspace
 import catalogue
+import staging
 import grading
 import sandbox
 import worker
@@ -40,7 +41,7 @@ def course(tmp_path, monkeypatch):
     workspace = make_workspace(tmp_path / "course")
     release = generate_release(workspace, only=[STAGE])
     for student, (variants, blank, _) in CLASS.items():
-        catalogue.submit(workspace, student, STAGE, catalogue.build_submission(STAGE, variants, blank, release))
+        staging.submit(workspace, student, STAGE, catalogue.build_submission(STAGE, variants, blank, release))
     return workspace
 
 

@@ -34,9 +34,11 @@ import nbformat
 import pytest
 
 import catalogue
+import staging
 import course
 import grading
 import sandbox
+from conftest import short_private_root
 from hostile import CASES, WRONG, formgrader_page, scripted
 
 STAGE = "02-propagate"
@@ -216,11 +218,11 @@ def planted(tmp_path_factory):
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, monkeypatch_module, planted):
     monkeypatch_module.setenv("FIRSTNEURON_SEED", "2026")
-    root = tmp_path_factory.mktemp("sandbox") / "private-root"  # this run's own: other graders' kernels are not
+    root = short_private_root()  # this run's own: other graders' kernels are not
     workspace = course.make_workspace(tmp_path_factory.mktemp("hostile") / "course")
     release = course.generate_release(workspace, only=[STAGE])
     for student, variants in CONTROLS.items():
-        catalogue.submit(workspace, student, STAGE, catalogue.build_submission(
+        staging.submit(workspace, student, STAGE, catalogue.build_submission(
             STAGE, variants or (), blank=variants is None, release_dir=release))
     overrides = {"Execute": {"timeout": CELL_TIMEOUT}, "Sandbox": {"scratch_root": str(root)}}
     alone = grading.grade_class(workspace, STAGE, force=True, overrides=overrides, progress=False, echo=print)
@@ -332,12 +334,12 @@ def test_no_kernel_folder_is_left(graded):
         f"expected no kernel folder under {graded['root']} after grading, found {graded['folders_left']}"
 
 
-def test_the_process_check_sees_a_live_kernel(tmp_path):
+def test_the_process_check_sees_a_live_kernel(private_root):
     """The checks above cannot pass vacuously: they see a live kernel and its folder, and then neither."""
     from jupyter_core.utils import run_sync
     from traitlets.config import Config
 
-    root = tmp_path / "private-root"
+    root = private_root
     km = sandbox.SandboxedKernelManager(kernel_name="python3", config=Config({"Sandbox": {"scratch_root": str(root)}}))
     run_sync(km.start_kernel)()
     try:
@@ -369,12 +371,12 @@ time.sleep(600)
 """
 
 
-def test_a_killed_grader_leaves_no_kernel_and_no_folder(tmp_path):
+def test_a_killed_grader_leaves_no_kernel_and_no_folder(private_root):
     """kill -9 of the grader: its guard ends the sandbox and removes the kernel's folder; what a grader
     killed with its guard left (a folder named after a process that is gone) goes at the next start."""
-    root = tmp_path / "private-root"
+    root = private_root
     grader = subprocess.Popen([sys.executable, "-c", KILLED_GRADER, str(root)], stdout=subprocess.PIPE, text=True,
-                              env={**os.environ, "PYTHONPATH": str(course.REPO / "autograder")})
+                              env=course.grading_env())
     try:
         name = grader.stdout.readline().strip()
         assert name and (root / name).is_dir(), f"expected a kernel folder under {root}, found {kernel_folders(root)}"
@@ -543,7 +545,7 @@ def graded_nonroot(planted, graded):
         workspace = course.make_workspace(base / "course")
         release = course.generate_release(workspace, only=[STAGE])
         for student, variants in CONTROLS.items():
-            catalogue.submit(workspace, student, STAGE, catalogue.build_submission(
+            staging.submit(workspace, student, STAGE, catalogue.build_submission(
                 STAGE, variants or (), blank=variants is None, release_dir=release))
         private = base / "grader-private"  # the grading user's own private file
         private.mkdir(mode=0o700)
