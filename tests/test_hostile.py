@@ -394,7 +394,6 @@ def test_a_killed_grader_leaves_no_kernel_and_no_folder(private_root):
     stale = root / f"{sandbox.FOLDER_PREFIX}{gone.pid}-0123456789ab"
     (stale / "work").mkdir(parents=True)
     from traitlets.config import Config
-    sandbox._CLEANED.discard(str(root))
     km = sandbox.IpcKernelManager(config=Config({"Sandbox": {"scratch_root": str(root)}}))
     sandbox.remove_tree(km.scratch)
     assert not stale.exists(), f"expected {stale} (its grader is gone) removed at the next start"
