@@ -32,8 +32,10 @@ VARIANTS = catalogue.load_variants()
 
 def one_mistake_per_cell(stage):
     """Mistake variants that together fail every test cell of `stage`, each failing only its own."""
-    chosen, covered = [], set()
+    chosen, covered, cells = [], set(), set(mutants.points(stage))
     for variant in (v for v in VARIANTS.values() if v.stage == stage and v.kind == "mistake"):
+        if covered >= cells:
+            break  # every test cell has its mistake: no later variant can be chosen
         failed = set(mutants.judge(variant).failed)
         if len(failed) == 1 and not failed <= covered:
             try:
