@@ -16,6 +16,7 @@ AUTOGRADER = HERE / "autograder"
 if str(AUTOGRADER) not in sys.path:
     sys.path.insert(0, str(AUTOGRADER))
 
+import course  # noqa: E402,F401  (nbgrader reads a new gradebook's schema version in-process: course.gradebook_schema)
 from feedback_filter import LEARNER_FEEDBACK_PREPROCESSORS, LearnerFeedbackExporter  # noqa: E402
 from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402

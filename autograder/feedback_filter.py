@@ -22,8 +22,10 @@ carries a Content-Security-Policy that forbids every script, behind
 import functools
 import html
 import re
+import secrets
+from html.parser import HTMLParser
 
-from bs4 import BeautifulSoup, NavigableString
+from bs4 import BeautifulSoup, Comment, NavigableString
 from jinja2 import BytecodeCache
 from latex2mathml.converter import convert as latex_to_mathml
 from nbconvert.exporters import HTMLExporter
@@ -225,7 +227,7 @@ def _math_to_mathml(text):
         block = match.group(1) is not None
         tex = match.group(1) if block else match.group(2)
         try:
-            mathml = latex_to_mathml(tex.strip(), display="block" if block else "inline")
+            mathml = inert_mathml(latex_to_mathml(tex.strip(), display="block" if block else "inline"))
         except Exception:  # noqa: BLE001 - the parser raises many kinds: show the source instead
             mathml = f"<code>{html.escape(tex)}</code>"
         mathml = MTEXT.sub(lambda m: m.group(0).replace("\\_", "_"), mathml)
@@ -238,6 +240,69 @@ def _math_to_mathml(text):
 
 
 _cached_mathml = functools.lru_cache(maxsize=4096)(_math_to_mathml)
+
+
+#: The elements and attributes latex2mathml writes (``style`` left out: a formula does not restyle the page).
+MATHML_ELEMENTS = frozenset({
+    "math", "menclose", "mfrac", "mi", "mn", "mo", "mover", "mpadded", "mphantom", "mroot", "mrow", "mspace",
+    "msqrt", "mstyle", "msub", "msubsup", "msup", "mtable", "mtd", "mtext", "mtr", "munder", "munderover"})
+MATHML_ATTRIBUTES = frozenset({
+    "accent", "columnalign", "columnlines", "columnspacing", "depth", "display", "displaystyle", "fence", "form",
+    "height", "largeop", "linethickness", "lspace", "mathbackground", "mathcolor", "mathsize", "mathvariant",
+    "maxsize", "minsize", "movablelimits", "notation", "rowlines", "rowspacing", "rspace", "scriptlevel",
+    "separator", "stretchy", "voffset", "width", "xmlns"})
+
+
+class _InertMathML(HTMLParser):
+    """Rebuilds latex2mathml's output: its MathML elements and attributes, every other character as text."""
+
+    CDATA_CONTENT_ELEMENTS = ()  # a <script> typed in \\text{} is text like any other
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts = []
+
+    def handle_starttag(self, name, attributes, closed=False):
+        if name not in MATHML_ELEMENTS:
+            self.handle_data(self.get_starttag_text())
+            return
+        kept = "".join(f' {key}="{html.escape(value or "")}"' for key, value in attributes
+                       if key in MATHML_ATTRIBUTES)
+        self.parts.append(f"<{name}{kept}{'/' if closed else ''}>")
+
+    def handle_startendtag(self, name, attributes):
+        self.handle_starttag(name, attributes, closed=name in MATHML_ELEMENTS)
+
+    def handle_endtag(self, name):
+        self.parts.append(f"</{name}>" if name in MATHML_ELEMENTS else html.escape(f"</{name}>", quote=False))
+
+    def handle_data(self, data):
+        self.parts.append(html.escape(data, quote=False))
+
+    def unknown_decl(self, data):
+        self.handle_data(f"<![{data}]>")
+
+    def handle_comment(self, data):
+        self.handle_data(f"<!--{data}-->")
+
+    def handle_decl(self, decl):
+        self.handle_data(f"<!{decl}>")
+
+    def handle_pi(self, data):
+        self.handle_data(f"<?{data}>")
+
+
+def inert_mathml(markup):
+    """latex2mathml's `markup` with only MathML elements and attributes; anything else shown as text.
+
+    latex2mathml copies the argument of ``\\text{...}`` as it is: ``$\\text{<img onerror=...>}$``
+    in a learner's Markdown (typed as ``&lt;img ...&gt;``, which the sanitizer keeps as text) would
+    otherwise become an element of the feedback page.
+    """
+    parser = _InertMathML()
+    parser.feed(markup)
+    parser.close()
+    return "".join(parser.parts)
 
 
 def docstring_line(source):
@@ -279,14 +344,15 @@ def offline_page(page, titles, messages=None):
     -------
     page : str
     """
-    soup = BeautifulSoup(page, "html.parser")
+    aside = SetAside()
+    soup = BeautifulSoup(HIGHLIGHTED_CODE.sub(lambda m: aside.mark(m.group()), page), "html.parser")
     for script in soup.find_all("script"):
         if "mathjax" in (script.get("src") or "").lower() or script.get("type") == "text/x-mathjax-config":
             script.decompose()
     for block in soup.select("div.text_cell_render"):
         for node in list(block.find_all(string=True)):
-            if "$" in node and not node.find_parent(["code", "pre"]) and isinstance(node, NavigableString):
-                node.replace_with(BeautifulSoup(math_to_mathml(str(node)), "html.parser"))
+            if "$" in node and not node.find_parent(["code", "pre"]) and type(node) is NavigableString:
+                node.replace_with(Comment(aside.label(math_to_mathml(str(node)))))
     mark_results(soup, titles, messages or {})
     if soup.html is not None:
         soup.html["lang"] = "en"
@@ -296,7 +362,38 @@ def offline_page(page, titles, messages=None):
     style = soup.new_tag("style")
     style.string = PAGE_CSS
     head.append(style)
-    return str(soup)
+    return aside.put_back(str(soup))
+
+
+#: A code cell's source as nbconvert highlights it (Pygments: spans and text only).  Such a block
+#: is set aside while the page is parsed (it has nothing `offline_page` changes, and it is most of
+#: the page's elements) and put back as it was.
+HIGHLIGHTED_CODE = re.compile(r'<div class="highlight hl-ipython3"><pre>(?:[^<]+|<span(?: class="[\w -]*")?>|</span>)*'
+                              r'</pre></div>')
+
+
+class SetAside:
+    """Pieces of a page kept out of its parsed tree, each behind a comment no learner can write.
+
+    The label carries a random key made for this page; `put_back` replaces each label by its piece.
+    """
+
+    def __init__(self):
+        self.key, self.pieces = secrets.token_hex(8), []
+        self.pattern = re.compile(f"<!--aside-{self.key}-(\\d+)-->")
+
+    def label(self, piece):
+        """The text of the comment standing for `piece` (HTML of the page's own making)."""
+        self.pieces.append(piece)
+        return f"aside-{self.key}-{len(self.pieces) - 1}"
+
+    def mark(self, piece):
+        """The comment standing for `piece`, to be put in unparsed HTML."""
+        return f"<!--{self.label(piece)}-->"
+
+    def put_back(self, page):
+        """`page` with every piece back in place of its comment."""
+        return self.pattern.sub(lambda m: self.pieces[int(m.group(1))], page)
 
 
 def points(text):

@@ -138,3 +138,18 @@ def sigmoid_class(tmp_path_factory):
     first_run.pid = first.pid
     third = subprocess.run(grade_command(workspace), env=env, capture_output=True, text=True, timeout=300)
     yield {"workspace": workspace, "first": first_run, "second": second, "third": third}
+
+
+# --- Order: the longest modules first ---------------------------------------------------------------------
+
+#: The modules that take longest (a minute or more of a 2-core machine), longest first.  `make test` runs
+#: modules side by side (pytest-xdist, ``--dist loadfile``: a module stays on one worker, its fixtures are
+#: made once); starting the longest first lets the workers end together.  The others follow in their usual
+#: order, then the notebooks nbval checks.
+LONGEST_FIRST = ["test_hostile", "test_grading", "test_servers", "test_browser", "test_bounds", "test_xss",
+                 "test_celeba_switch", "test_exchange", "test_serve_browser", "test_grading_driver"]
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: (item.path.suffix == ".ipynb", rank.get(item.path.stem, len(rank))))

@@ -251,6 +251,9 @@ CASES = [
          markdown=f"My notes: <img src=x onerror=\"{PWN}\"> (a picture)", base="correct", exact=True),
     Case("xss_markdown_script", "a markdown cell with a <script>",
          markdown=f"Notes <script>{PWN}</script> end.", base="correct", exact=True),
+    Case("xss_markdown_math", "a formula whose \\text{} holds an <img onerror> (text in Markdown's math, which "
+         "the sanitizer keeps; latex2mathml copies \\text{} as it is)",
+         markdown=f'My formula: $\\text{{<img/src="x"onerror="{PWN_BARE}">}}$ (a note)', base="correct", exact=True),
     Case("xss_attachment", "a markdown attachment carrying an SVG with a script, and HTML",
          markdown="![my plot](attachment:plot.svg)", base="correct", exact=True,
          attachments={"plot.svg": {"image/svg+xml": base64.b64encode(

@@ -7,6 +7,7 @@ import subprocess
 
 import nbformat
 import pytest
+import sqlalchemy
 import yaml
 
 import catalogue
@@ -151,7 +152,7 @@ def test_environment_yml_has_the_same_pins_as_requirements():
 
 
 #: Maintainers' tools and the class grader's (a cluster, a database server), left out of Binder's learners-only environment.
-NOT_FOR_LEARNERS = {"pytest", "nbval", "playwright", "axe-playwright-python", "distributed", "psycopg"}
+NOT_FOR_LEARNERS = {"pytest", "pytest-xdist", "nbval", "playwright", "axe-playwright-python", "distributed", "psycopg"}
 
 
 def test_binder_has_the_learners_pins_of_requirements_and_applies_the_learners_lab():
@@ -271,3 +272,18 @@ def test_optional_sections_say_they_can_be_skipped():
                 assert following.startswith("*") and "skip" in following.lower(), (
                     f"expected the optional section {line!r} of {stage} to start with an italic line saying "
                     f"it can be skipped, found {following!r}")
+
+
+def test_a_new_gradebook_is_stamped_with_the_schema_alembic_names(tmp_path):
+    """course.gradebook_schema (read in-process) is what nbgrader's own `alembic heads` command prints,
+    and a gradebook nbgrader creates carries it, so nbgrader's later migrations start from the right place."""
+    from nbgrader.api import Gradebook
+    from nbgrader.dbutil import _temp_alembic_ini
+
+    with _temp_alembic_ini(f"sqlite:///{tmp_path / 'unused.db'}") as ini:
+        printed = subprocess.check_output(["alembic", "-c", ini, "heads"], text=True).split()[0]
+    assert course.gradebook_schema() == printed, \
+        f"expected the in-process schema {course.gradebook_schema()!r} to be alembic's head {printed!r}"
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}", "firstneuron") as gb:
+        stamped = gb.db.execute(sqlalchemy.text("SELECT version_num FROM alembic_version")).scalar()
+    assert stamped == printed, f"expected a new gradebook stamped {printed!r}, found {stamped!r}"

@@ -185,3 +185,19 @@ def test_learner_markdown_is_sanitized_in_the_feedback():
     soup = BeautifulSoup(page, "html.parser")
     assert not soup.find("img", attrs={"onerror": True}), "expected no <img onerror> in the page"
     assert "<img src=x onerror" in soup.select_one("div.text_cell_render").get_text(), "expected it shown as text"
+
+
+@pytest.mark.parametrize("tex, shown", [
+    ('\\text{<img/src="x"onerror="window.pwned=1">}', '<img/src="x"onerror="window.pwned=1">'),
+    ("\\text{<script>window.pwned = 1</script>}", "<script>window.pwned = 1</script>"),
+    ("\\style{position: fixed; top: 0}{6 / 6}", "6/6"),
+])
+def test_a_formula_adds_only_mathml_to_the_page(tex, shown):
+    """latex2mathml copies ``\\text{...}`` as it is; what it copies is shown as text, never an element."""
+    markup = feedback_filter.math_to_mathml(f"see ${tex}$")
+    soup = BeautifulSoup(markup, "html.parser")
+    others = [t.name for t in soup.find_all(True) if t.name not in feedback_filter.MATHML_ELEMENTS]
+    styled = [t.name for t in soup.find_all(True) if t.has_attr("style")]
+    assert others == [] and styled == [], f"expected MathML elements only, unstyled, found {others} {styled} in {markup!r}"
+    assert shown in " ".join(soup.get_text().split()).replace("\u00a0", " ").replace(" / ", "/"), \
+        f"expected the formula's text {shown!r} shown, found {soup.get_text()!r}"
