@@ -27,13 +27,13 @@ demo: $(STAMP)
 mutants: $(STAMP)
 	$(RUN) $(PY) -m mutants
 
-## test: everything (unit tests, mutants, strict nbval on solutions/, release sync, leaks, nbgrader end to end)
+## test: everything (unit tests, the mutation test, strict nbval on solutions/, release sync, leaks, nbgrader end to end)
 # Test modules run side by side (pytest-xdist; a module and its fixtures stay on one worker), one more
 # worker than cores: a module waits on kernels, servers and browsers part of its time. TEST_WORKERS=0
 # runs everything in one process.
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
 PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
-test: $(STAMP) mutants
+test: $(STAMP)
 	$(RUN) $(PY) -m pytest -q $(PYTEST_PARALLEL) --durations=25 \
 		--nbval --nbval-sanitize-with autograder/nbval_sanitize.cfg tests solutions
 	$(RUN) $(PY) -m pytest -q $(PYTEST_PARALLEL) --nbval-lax notebooks

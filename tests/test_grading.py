@@ -8,6 +8,7 @@ loses exactly the points of the cells the mutation test says it fails, and
 keeps the others). Stage 1 also gets a notebook that never terminates and a
 corrupt file: they must not stop the others.
 """
+import functools
 import html
 import os
 import re
@@ -87,7 +88,19 @@ def swap_data_around_sizes(nb):
     return nb
 
 
-PLAN = submissions()
+#: Who hands in which stages; what each hands in (`plan`) is worked out when a test needs it, not at
+#: collection, where every parallel worker would judge the variants.
+ROSTER = {**{student: STAGES for student in ("correct", "blank", "mistakes")},
+          **{student: ["01-sigmoid"] for student in ("endless", "deleter", "shadow", "forger", "swapper")}}
+
+
+@functools.cache
+def plan():
+    """`submissions()`, once; it must hand in what `ROSTER` says."""
+    found = submissions()
+    assert {student: list(stages) for student, stages in found.items()} == ROSTER, \
+        f"expected the submissions of ROSTER {ROSTER}, found {({s: list(t) for s, t in found.items()})}"
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +109,7 @@ def graded(tmp_path_factory):
     workspace = course.make_workspace(tmp_path_factory.mktemp("grading") / "course")
     release = course.generate_release(workspace)
     todo = [("corrupt", "01-sigmoid")]
-    for student, stages in PLAN.items():
+    for student, stages in plan().items():
         for stage, (variants, blank, _) in stages.items():
             nb = catalogue.build_submission(stage, variants, blank, release)
             if student == "swapper":
@@ -120,19 +133,19 @@ def graded(tmp_path_factory):
 
 def test_every_graded_function_has_a_mistake_in_the_plan():
     for stage in STAGES:
-        variants = [VARIANTS[v] for v in PLAN["mistakes"][stage][0]]
+        variants = [VARIANTS[v] for v in plan()["mistakes"][stage][0]]
         cells = {v.cell for v in variants}
         missing = set(course.GRADED_FUNCTIONS[stage]) - cells
         assert not missing, f"expected a known mistake for every graded function of {stage}, none for {missing}"
-        assert PLAN["mistakes"][stage][2] == set(mutants.points(stage)), \
-            f"expected the mistakes of {stage} to fail every test cell, found {PLAN['mistakes'][stage][2]}"
+        assert plan()["mistakes"][stage][2] == set(mutants.points(stage)), \
+            f"expected the mistakes of {stage} to fail every test cell, found {plan()['mistakes'][stage][2]}"
 
 
-@pytest.mark.parametrize("student,stage", [(s, t) for s, stages in PLAN.items() for t in stages])
+@pytest.mark.parametrize("student,stage", [(s, t) for s, stages in ROSTER.items() for t in stages])
 def test_scores_are_exact(graded, student, stage):
     _, outcomes, _ = graded
     outcome = outcomes[(student, stage)]
-    variants, _, lost = PLAN[student][stage]
+    variants, _, lost = plan()[student][stage]
     points = mutants.points(stage)
     assert outcome.graded, f"expected {student}/{stage} to be graded, found: {outcome.reason}"
     assert set(outcome.failed_cells) == lost, \
@@ -188,7 +201,7 @@ def test_feedback_names_the_mistake_and_leaks_nothing(graded, student, stage):
     if student == "blank":
         assert "Not attempted yet" in text, f"expected 'Not attempted yet' in the blank {stage} feedback"
     if student == "mistakes":
-        chosen = [VARIANTS[v] for v in PLAN["mistakes"][stage][0]]
+        chosen = [VARIANTS[v] for v in plan()["mistakes"][stage][0]]
         for variant in chosen:
             for mistake, message in mutants.judge(variant).failed.values():
                 if mistake:
@@ -266,7 +279,7 @@ def test_pages_render_in_a_browser(graded, tmp_path):
 def test_diagnoses_travel_as_data(graded, stage):
     _, outcomes, _ = graded
     outcome = outcomes[("mistakes", stage)]
-    expected = {VARIANTS[v].diagnosis for v in PLAN["mistakes"][stage][0] if VARIANTS[v].diagnosis}
+    expected = {VARIANTS[v].diagnosis for v in plan()["mistakes"][stage][0] if VARIANTS[v].diagnosis}
     found = {d["name"] for d in outcome.diagnoses.values()}
     assert expected <= found, f"expected the diagnoses {sorted(expected)} in the gradebook's notebook, found {sorted(found)}"
     for cell, diagnosis in outcome.diagnoses.items():
