@@ -296,8 +296,9 @@ def inert_mathml(markup):
     """latex2mathml's `markup` with only MathML elements and attributes; anything else shown as text.
 
     latex2mathml copies the argument of ``\\text{...}`` as it is: ``$\\text{<img onerror=...>}$``
-    in a learner's Markdown (typed as ``&lt;img ...&gt;``, which the sanitizer keeps as text) would
-    otherwise become an element of the feedback page.
+    in a learner's Markdown (math, so the Markdown renderer escapes it and the sanitizer keeps it
+    as text) would otherwise become an element of the feedback page (tests/hostile.py:
+    ``xss_markdown_math``).
     """
     parser = _InertMathML()
     parser.feed(markup)
