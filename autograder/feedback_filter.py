@@ -28,7 +28,9 @@ from html.parser import HTMLParser
 from bs4 import BeautifulSoup, Comment, NavigableString
 from jinja2 import BytecodeCache
 from latex2mathml.converter import convert as latex_to_mathml
-from nbconvert.exporters import HTMLExporter
+from nbconvert.exporters import HTMLExporter, TemplateExporter
+from nbconvert.filters.highlight import Highlight2HTML
+from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades, NbGraderPreprocessor
 
@@ -355,6 +357,7 @@ def offline_page(page, titles, messages=None):
             if "$" in node and not node.find_parent(["code", "pre"]) and type(node) is NavigableString:
                 node.replace_with(Comment(aside.label(math_to_mathml(str(node)))))
     mark_results(soup, titles, messages or {})
+    accessible(soup)
     if soup.html is not None:
         soup.html["lang"] = "en"
     head = soup.head or soup
@@ -366,10 +369,29 @@ def offline_page(page, titles, messages=None):
     return aside.put_back(str(soup))
 
 
-#: A code cell's source as nbconvert highlights it (Pygments: spans and text only).  Such a block
+#: The alternative text nbconvert gives an image that has none.
+NO_ALT = "No description has been provided for this image"
+
+
+def accessible(soup):
+    """What nbconvert's HTMLExporter adds for screen readers and keyboards, in place.
+
+    Every image gets alternative text (`NO_ALT` where it has none), and each
+    cell's input and output can take the keyboard's focus (``tabindex="0"``).
+    nbconvert does this in a parse of the page of its own; `LearnerFeedbackExporter`
+    skips that parse, so the page is parsed once, by `offline_page`.
+    """
+    for image in soup.select("img:not([alt])"):
+        image["alt"] = NO_ALT
+    for block in soup.select(".jp-Notebook div.jp-Cell-inputWrapper, .jp-Notebook div.jp-OutputArea-output"):
+        block["tabindex"] = "0"
+
+
+#: A code cell's source as nbconvert highlights it (Pygments: spans and text only; its template writes
+#: ``class=" highlight ..."``, with a space, which a parsed and printed page loses).  Such a block
 #: is set aside while the page is parsed (it has nothing `offline_page` changes, and it is most of
 #: the page's elements) and put back as it was.
-HIGHLIGHTED_CODE = re.compile(r'<div class="highlight hl-ipython3"><pre>(?:[^<]+|<span(?: class="[\w -]*")?>|</span>)*'
+HIGHLIGHTED_CODE = re.compile(r'<div class=" ?highlight hl-ipython3"><pre>(?:[^<]+|<span(?: class="[\w -]*")?>|</span>)*'
                               r'</pre></div>')
 
 
@@ -489,7 +511,19 @@ class LearnerFeedbackExporter(HTMLExporter):
         return environment
 
     def from_notebook_node(self, nb, resources=None, **kwargs):
-        page, resources = super().from_notebook_node(nb, resources, **kwargs)
+        """The page of `nb`, parsed once: by `offline_page`, which also does HTMLExporter's own pass (`accessible`).
+
+        This is `HTMLExporter.from_notebook_node` (nbconvert 7) up to its BeautifulSoup
+        pass: a second parse and print of the whole page, a third of its cost.
+        """
+        langinfo = nb.metadata.get("language_info", {})
+        lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
+        self.register_filter("highlight_code",
+                             self.filters.get("highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)))
+        resources = self._init_resources(resources)
+        self.register_filter("filter_data_type", WidgetsDataTypeFilter(notebook_metadata=self._nb_metadata,
+                                                                       parent=self, resources=resources))
+        page, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kwargs)
         return offline_page(page, exercise_titles(nb), grade_messages(nb)), resources
 
 

@@ -230,9 +230,12 @@ CASES = [
     Case("sigint_ignoring_loop", "an ungraded cell that ignores SIGINT and never ends",
          "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass",
          base="correct", exact=True, slow=True),
-    Case("endless_in_check", "its propagate never returns when the hidden checks call it",
-         "import signal\n_wrong = propagate\ndef propagate(w, b, X, Y):\n    if X.shape != (2, 3):\n"
-         "        signal.signal(signal.SIGINT, signal.SIG_IGN)\n        while True:\n            pass\n"
+    # It waits rather than spins: the grader's path (time limit, ignored interrupt, restart, each hidden
+    # check again) is the same, and a spinning kernel is the case above; spinning here cost the test run
+    # some 30 CPU-seconds (4 restarts, each after 5 s of time limit and 3 s of grace).
+    Case("endless_in_check", "its propagate never returns (it ignores SIGINT and waits) when the hidden checks call it",
+         "import signal, time\n_wrong = propagate\ndef propagate(w, b, X, Y):\n    if X.shape != (2, 3):\n"
+         "        signal.signal(signal.SIGINT, signal.SIG_IGN)\n        while True:\n            time.sleep(1)\n"
          "    return _wrong(w, b, X, Y)", slow=True),
     # --- Honest learners and broken files ----------------------------------------------------------------
     Case("warning_control", "correct code that writes warnings to standard error",

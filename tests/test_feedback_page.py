@@ -48,6 +48,24 @@ def test_plain_outputs_and_images_are_kept():
     assert nb.cells[0].outputs[0].data == data, "expected text and PNG outputs unchanged"
 
 
+def test_the_page_is_parsed_once_and_keeps_nbconverts_alt_text_and_focus():
+    """nbconvert's HTMLExporter parses its page to add image alt text and focusable cells; the feedback
+    exporter skips that parse (offline_page does the same work), and so must give those attributes."""
+    from nbconvert.exporters import HTMLExporter
+
+    cell = new_code_cell("plt.show()", outputs=[new_output("display_data", data={"image/png": "iVBORw0KGgo=",
+                                                                                "text/plain": "<Figure>"})])
+    nb = new_notebook(cells=[cell], metadata={"kernelspec": dict(course.KERNELSPEC)})
+    ours = BeautifulSoup(feedback_filter.LearnerFeedbackExporter(template_name="lab").from_notebook_node(nb)[0],
+                         "html.parser")
+    theirs = BeautifulSoup(HTMLExporter(template_name="lab").from_notebook_node(nb)[0], "html.parser")
+    for selector in ("img", ".jp-Notebook div.jp-Cell-inputWrapper", ".jp-Notebook div.jp-OutputArea-output"):
+        expected = [(e.get("alt"), e.get("tabindex")) for e in theirs.select(selector)]
+        found = [(e.get("alt"), e.get("tabindex")) for e in ours.select(selector)]
+        assert expected and found == expected, f"expected {selector} with alt/tabindex {expected} as nbconvert gives, found {found}"
+    assert ours.select_one("img")["alt"] == feedback_filter.NO_ALT, "expected nbconvert's alt text on the figure"
+
+
 def test_formulas_become_mathml_and_code_keeps_its_dollars():
     nb = new_notebook(cells=[new_markdown_cell("Inline $\\sigma(z) = \\frac{1}{1 + e^{-z}}$, `x = \"$5\"`,\n\n"
                                                "$$J = -\\frac{1}{m}\\sum_i \\text{num\\_px}$$")],
