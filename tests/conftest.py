@@ -1,4 +1,4 @@
-"""What several test modules share: page text, ports, servers, and classes graded once per session.
+"""What several test modules share: page text, ports, servers, a browser, and classes graded once per session.
 
 Plain helpers are imported by name (``from conftest import visible_text``);
 fixtures are found by pytest.  A fixture here with ``scope="session"`` grades
@@ -45,6 +45,29 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+#: Debian's chromium: the page tests drive it with Playwright (never a browser Playwright downloads).
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def require_chromium():
+    """Skip where Debian's chromium is missing, fail on CI (``.ci/run`` installs it)."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"expected Debian's chromium at {CHROMIUM} on CI (.ci/run installs it), found none")
+        pytest.skip(f"no {CHROMIUM} on this machine (apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium, headless, driven by Playwright: one per test module that asks for it."""
+    require_chromium()
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
+        yield chromium
+        chromium.close()
 
 
 def stop_group(process, timeout=20):
@@ -146,7 +169,7 @@ def sigmoid_class(tmp_path_factory):
 #: modules side by side (pytest-xdist, ``--dist loadfile``: a module stays on one worker, its fixtures are
 #: made once); starting the longest first lets the workers end together.  The others follow in their usual
 #: order, then the notebooks nbval checks.
-LONGEST_FIRST = ["test_hostile", "test_grading", "test_servers", "test_browser", "test_bounds", "test_xss",
+LONGEST_FIRST = ["test_hostile", "test_grading", "test_servers", "test_browser", "test_bounds",
                  "test_celeba_switch", "test_exchange", "test_serve_browser", "test_grading_driver"]
 
 

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -25,30 +24,14 @@ import catalogue
 import staging
 import cells
 import course
+from conftest import free_port, require_chromium
 
 REPO = course.REPO
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(os.environ.get("FIRSTNEURON_SHOTS", "/tmp/firstneuron-shots"))
 TOKEN = "firstneuron-test"
 STAGES = course.stages()
 PASS_MARK = "✓ "
 WRONG_SIGMOID = "def sigmoid(z):\n    return np.exp(z) / (1 + np.exp(z))\n"
-
-playwright_api = pytest.importorskip("playwright.sync_api")
-
-
-def require_chromium():
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"expected Debian's chromium at {CHROMIUM} on CI (.ci/run installs it), found none")
-        pytest.skip(f"no {CHROMIUM} on this machine (apt-get install chromium)")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def graded_cells(nb):
     """grade_ids of the test cells of `nb`."""
@@ -59,15 +42,6 @@ def figure_cells(stage):
     """How many cells of the executed solution notebook show a figure."""
     nb = nbformat.read(str(course.notebook_path(course.SOLUTIONS, stage)), as_version=4)
     return sum(any("image/png" in o.get("data", {}) for o in c.get("outputs", [])) for c in nb.cells)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_chromium()
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

@@ -287,3 +287,23 @@ def test_a_new_gradebook_is_stamped_with_the_schema_alembic_names(tmp_path):
     with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}", "firstneuron") as gb:
         stamped = gb.db.execute(sqlalchemy.text("SELECT version_num FROM alembic_version")).scalar()
     assert stamped == printed, f"expected a new gradebook stamped {printed!r}, found {stamped!r}"
+
+
+def test_gradebooks_of_one_database_share_an_engine_and_see_it_made_again(tmp_path):
+    """course.gradebook_engine: nbgrader's Gradebook opened twice on one file uses one engine (its compiled SQL
+    cached), another file gets its own, and a gradebook file removed and made again is read anew."""
+    from nbgrader.api import Gradebook
+
+    url, other = f"sqlite:///{tmp_path / 'gradebook.db'}", f"sqlite:///{tmp_path / 'other.db'}"
+    with Gradebook(url, "firstneuron") as first:
+        first.add_student("ada")
+        engine = first.engine
+    with Gradebook(url, "firstneuron") as second:
+        assert second.engine is engine, "expected a second Gradebook of the same file to reuse its engine"
+        assert [s.id for s in second.students] == ["ada"], "expected the second Gradebook to read what the first wrote"
+    with Gradebook(other, "firstneuron") as elsewhere:
+        assert elsewhere.engine is not engine, "expected a Gradebook of another file to have an engine of its own"
+    (tmp_path / "gradebook.db").unlink()
+    with Gradebook(url, "firstneuron") as again:
+        assert [s.id for s in again.students] == [], \
+            f"expected the gradebook made again to be empty, found {[s.id for s in again.students]}"

@@ -9,7 +9,9 @@ and no kernel folder left (looked for under the run's own private scratch
 root, so other graders on the machine are not counted); nothing reached a
 listener on 127.0.0.1; no feedback page carries the reference, an old
 gradebook planted elsewhere on the host, the grader's private file, or a
-learner's script; the sandbox's caps held (the cases say what they got).
+learner's script; the sandbox's caps held (the cases say what they got).  The page cases
+(``xss_*``) are then opened in Debian's chromium: their feedback pages and nbgrader's formgrader
+run none of their script.
 
 The test plants a copy of the course (``autograder/reference.py``) and an old
 gradebook under ``/opt/fn-test-*/`` (where a second checkout or last
@@ -17,6 +19,7 @@ semester's folder could be), and a mode-600 file in a mode-700 folder of the
 grader, and removes them afterwards.  The catalogue is graded as root and
 again as an ordinary grading user (see `graded_nonroot`).
 """
+import copy
 import hashlib
 import json
 import os
@@ -28,6 +31,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import nbformat
@@ -38,8 +43,8 @@ import staging
 import course
 import grading
 import sandbox
-from conftest import short_private_root
-from hostile import CASES, WRONG, formgrader_page, scripted
+from conftest import free_port, short_private_root, stop_group
+from hostile import CASES, PNG, PNG_WIDTH, WRONG, formgrader_page, scripted
 
 STAGE = "02-propagate"
 #: Honest learners: student id -> catalogue variants (None: the untouched release).
@@ -626,3 +631,133 @@ def test_as_an_ordinary_user_nothing_is_left_or_leaked(graded_nonroot):
         text = page.read_text(errors="replace")
         leaked = [s for s in SECRETS if s in text]
         assert not leaked, f"expected no instructor or grader text in {page}, found {leaked}"
+
+
+# --- The page cases in chromium: the feedback page and nbgrader's formgrader ---------------------------------
+# Each page case of the catalogue (ids ``xss_*``), graded above with the class, must not run its payload
+# (it sets ``window.__pwned`` and the page's title) in its feedback page (``file://``) nor in nbgrader's
+# formgrader, a real ``jupyter server`` logged in as the instructor, at ``/formgrader/submissions/ID/``.
+# Controls prove the payloads and the detector work: the same notebook drawn by nbconvert without the
+# sanitizer runs the payload, and so does the formgrader once the autograded notebook on disk is swapped
+# for an unsanitized one.  (tests/test_xss.py checks the sanitizer on its own.)
+
+PAGE_CASES = [c for c in CASES if c.id.startswith("xss_")]
+#: The cases whose payload runs in nbconvert's page when nothing is sanitized (an SVG in an <img> never runs).
+RUNS_UNSANITIZED = {"xss_markdown_img", "xss_markdown_script", "xss_png_width"}
+FORMGRADER_TOKEN = "firstneuron-formgrader-test"
+RAN = "() => Boolean(window.__pwned) || document.title === 'pwned'"
+
+
+def unsanitized(nb, case):
+    """`nb` (an autograded notebook) with `case`'s payload put back as the learner wrote it (in place)."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and case.markdown and ("__pwned" in cell.source or "attachment:" in cell.source):
+            cell.source = case.markdown
+            if case.attachments:
+                cell.attachments = copy.deepcopy(case.attachments)
+        for output in cell.get("outputs", []):
+            if output.get("data", {}).get("image/png") == PNG:
+                output.metadata = {"image/png": {"width": PNG_WIDTH}}
+    return nb
+
+
+@pytest.fixture(scope="module")
+def formgrader(graded, tmp_path_factory):
+    """A real Jupyter server with nbgrader's formgrader on the graded class's folder, on a free port of 127.0.0.1."""
+    workspace = graded["workspace"]
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("formgrader") / "server.log"
+    log = log_path.open("w")
+    command = [str(course.REPO / ".venv" / "bin" / "jupyter"), "server", "--no-browser", "--ServerApp.ip=127.0.0.1",
+               f"--port={port}", f"--IdentityProvider.token={FORMGRADER_TOKEN}", f"--ServerApp.root_dir={workspace}"]
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    server = subprocess.Popen(command, cwd=workspace, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # up once the formgrader answers (it loads after the server itself)
+            try:
+                urllib.request.urlopen(f"{url}/formgrader/?token={FORMGRADER_TOKEN}", timeout=2)
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"expected a Jupyter server with the formgrader on port {port}, found: "
+                                f"{log_path.read_text()[-2000:]}")
+                time.sleep(0.5)
+        yield url
+    finally:
+        stop_group(server)  # the server this fixture started, nothing else
+        log.close()
+
+
+def submission_id(workspace, student):
+    """The formgrader's id of `student`'s autograded notebook (nbgrader's gradebook)."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{workspace / 'gradebook.db'}") as gb:
+        return gb.find_submission_notebook(STAGE, STAGE, student).id
+
+
+def script_ran(browser, url, bypass_csp=False):
+    """Open `url` in a fresh chromium context and tell whether a payload ran (it sets ``window.__pwned``)."""
+    context = browser.new_context(bypass_csp=bypass_csp)
+    try:
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_load_state("load")
+        page.wait_for_timeout(500)  # handlers (onload, onerror) fire as images load
+        return page.evaluate(RAN), page.content()
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("case", PAGE_CASES, ids=lambda c: c.id)
+def test_the_feedback_page_runs_no_learner_script(browser, graded, case, tmp_path):
+    workspace = graded["workspace"]
+    page = course.notebook_path(workspace / "feedback" / case.id, STAGE).with_suffix(".html")
+    # With its policy bypassed: inert by the sanitizer alone (a policy only ever forbids, so with it too).
+    ran, html = script_ran(browser, page.as_uri(), bypass_csp=True)
+    assert not ran, f"expected {case.id}'s feedback page inert by the sanitizer alone (policy bypassed) ({case.what})"
+    assert scripted(html) == [], f"expected no payload where a browser runs script, found {scripted(html)}"
+    assert "Content-Security-Policy" in html, "expected the page's Content-Security-Policy"
+
+    # Control: the notebook drawn by nbconvert without the sanitizer runs the payload (the detector works)...
+    from nbconvert.exporters import HTMLExporter
+
+    raw = unsanitized(nbformat.read(str(course.notebook_path(workspace / "autograded" / case.id, STAGE)), 4), case)
+    control = tmp_path / "unsanitized.html"
+    control.write_text(HTMLExporter(template_name="classic").from_notebook_node(raw)[0])
+    ran, _ = script_ran(browser, control.as_uri())
+    assert ran == (case.id in RUNS_UNSANITIZED), (
+        f"expected the unsanitized page to {'run' if case.id in RUNS_UNSANITIZED else 'not run'} {case.id}'s payload, "
+        f"found it {'ran' if ran else 'did not run'}")
+    # ... and the feedback page's policy alone stops it.
+    policy = html[:html.index("</head>")]
+    shielded = tmp_path / "unsanitized-with-policy.html"
+    shielded.write_text(policy + control.read_text().split("</head>", 1)[-1])
+    ran, _ = script_ran(browser, shielded.as_uri())
+    assert not ran, f"expected the feedback page's Content-Security-Policy alone to stop {case.id}'s payload"
+
+
+@pytest.mark.parametrize("case", PAGE_CASES, ids=lambda c: c.id)
+def test_the_formgrader_runs_no_learner_script(browser, graded, formgrader, case):
+    workspace = graded["workspace"]
+    path = course.notebook_path(workspace / "autograded" / case.id, STAGE)
+    url = f"{formgrader}/formgrader/submissions/{submission_id(workspace, case.id)}/?token={FORMGRADER_TOKEN}"
+    ran, html = script_ran(browser, url)
+    assert "propagate" in html and "formgrade" in html, f"expected the formgrader's page of {case.id}, found {html[:300]!r}"
+    assert not ran, f"expected {case.id}'s payload not run in the formgrader, in the instructor's session ({case.what})"
+    assert scripted(html) == [], f"expected no payload where a browser runs script, found {scripted(html)}"
+    assert scripted(formgrader_page(path)) == [], "expected the catalogue's static check to agree"
+
+    # Control: the same page drawn from an unsanitized autograded notebook runs the payload.
+    sanitized = path.read_bytes()
+    try:
+        nbformat.write(unsanitized(nbformat.read(str(path), 4), case), str(path))
+        ran, _ = script_ran(browser, url)
+    finally:
+        path.write_bytes(sanitized)
+    assert ran == (case.id in RUNS_UNSANITIZED), (
+        f"expected the formgrader to {'run' if case.id in RUNS_UNSANITIZED else 'not run'} {case.id}'s payload "
+        f"from an unsanitized notebook, found it {'ran' if ran else 'did not run'}")

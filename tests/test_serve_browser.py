@@ -24,7 +24,8 @@ import pytest
 
 import catalogue
 import course
-from test_browser import CHROMIUM, SHOTS, TOKEN, browser, lab_server, require_chromium  # noqa: F401  (fixtures)
+from conftest import require_chromium
+from test_browser import SHOTS, TOKEN, lab_server
 from test_exchange import instructor
 
 sys.path.insert(0, str(course.REPO / "learner-lab"))

@@ -1,45 +1,20 @@
 """Pages no learner can script: markdown, attachments and output metadata made inert (issue 16, item 5).
 
-The sanitizer (autograder/sanitize.py) is checked on its own, then on real
-pages in Debian's chromium: each page case of the hostile catalogue
-(tests/hostile.py, ids ``xss_*``) is graded by the real driver, and its
-payload, which sets ``window.__pwned`` and the page's title, must not run
-
-- in the learner's feedback page (``file://``), with its Content-Security-Policy
-  and with the policy bypassed (the sanitizer alone);
-- in nbgrader's formgrader, a real ``jupyter server`` logged in as the
-  instructor, at ``/formgrader/submissions/ID/``.
-
-Controls prove the payloads and the detector work: the same notebook drawn by
-nbconvert without the sanitizer runs the payload, and so does the formgrader
-once the autograded notebook on disk is swapped for an unsanitized one.
+The sanitizer (autograder/sanitize.py) on its own.  The page cases of the hostile
+catalogue (tests/hostile.py, ids ``xss_*``) on real pages, the feedback page and
+nbgrader's formgrader in Debian's chromium, are in tests/test_hostile.py, which
+grades them with the rest of the catalogue.
 """
 import copy
-import os
-import signal
-import subprocess
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import nbformat
 import pytest
 
 import course
-import grading
-import sandbox
 import sanitize
-from hostile import CASES, PNG, PNG_WIDTH, formgrader_page, scripted
-from test_browser import CHROMIUM, free_port, require_chromium
-from test_hostile import hostile_submission
+from hostile import PNG, PNG_WIDTH
 
-STAGE = "02-propagate"
-PAGE_CASES = [c for c in CASES if c.id.startswith("xss_")]
-#: The cases whose payload runs in nbconvert's page when nothing is sanitized (an SVG in an <img> never runs).
-RUNS_UNSANITIZED = {"xss_markdown_img", "xss_markdown_script", "xss_png_width"}
-TOKEN = "firstneuron-formgrader-test"
-RAN = "() => Boolean(window.__pwned) || document.title === 'pwned'"
 COURSE_MARKDOWN = sorted(Path(course.RELEASE).glob("*/*.ipynb")) + sorted(Path(course.SOLUTIONS).glob("*/*.ipynb"))
 
 
@@ -113,146 +88,3 @@ def test_widget_state_is_dropped():
     sanitize.sanitize_notebook(nb)
     assert "widgets" not in nb.metadata and nb.metadata.kernelspec["name"] == "python3", (
         f"expected the widget state dropped and the kernelspec kept, found {dict(nb.metadata)}")
-
-
-# --- real pages in chromium --------------------------------------------------------------------------------
-
-def unsanitized(nb, case):
-    """`nb` (an autograded notebook) with `case`'s payload put back as the learner wrote it (in place)."""
-    for cell in nb.cells:
-        if cell.cell_type == "markdown" and case.markdown and ("__pwned" in cell.source or "attachment:" in cell.source):
-            cell.source = case.markdown
-            if case.attachments:
-                cell.attachments = copy.deepcopy(case.attachments)
-        for output in cell.get("outputs", []):
-            if output.get("data", {}).get("image/png") == PNG:
-                output.metadata = {"image/png": {"width": PNG_WIDTH}}
-    return nb
-
-
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """The page cases graded by the real driver in one course folder."""
-    workspace = course.make_workspace(tmp_path_factory.mktemp("xss") / "course")
-    release = course.generate_release(workspace, only=[STAGE])
-    for case in PAGE_CASES:
-        hostile_submission(case, workspace, release, port=9)
-    outcomes = grading.grade_class(workspace, STAGE, force=True, sandbox=sandbox.available() is None, workers=2,
-                                   progress=False, overrides={"Execute": {"timeout": 10}}, echo=lambda line: None)
-    failed = [(o.student, o.reason) for o in outcomes if not o.graded]
-    assert not failed, f"expected every page case graded, found {failed}"
-    return workspace
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_chromium()
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="module")
-def formgrader(graded, tmp_path_factory):
-    """A real Jupyter server with nbgrader's formgrader on the graded course, on a free port of 127.0.0.1."""
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("formgrader") / "server.log"
-    log = log_path.open("w")
-    command = [str(course.REPO / ".venv" / "bin" / "jupyter"), "server", "--no-browser", "--ServerApp.ip=127.0.0.1",
-               f"--port={port}", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={graded}"]
-    if os.geteuid() == 0:
-        command.append("--allow-root")
-    server = subprocess.Popen(command, cwd=graded, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:  # up once the formgrader answers (it loads after the server itself)
-            try:
-                urllib.request.urlopen(f"{url}/formgrader/?token={TOKEN}", timeout=2)
-                break
-            except (urllib.error.URLError, ConnectionError):
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"expected a Jupyter server with the formgrader on port {port}, found: "
-                                f"{log_path.read_text()[-2000:]}")
-                time.sleep(0.5)
-        yield url
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)  # the server this fixture started, nothing else
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        log.close()
-
-
-def submission_id(workspace, student):
-    """The formgrader's id of `student`'s autograded notebook (nbgrader's gradebook)."""
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{workspace / 'gradebook.db'}") as gb:
-        return gb.find_submission_notebook(STAGE, STAGE, student).id
-
-
-def script_ran(browser, url, bypass_csp=False):
-    """Open `url` in a fresh chromium context and tell whether a payload ran (it sets ``window.__pwned``)."""
-    context = browser.new_context(bypass_csp=bypass_csp)
-    try:
-        page = context.new_page()
-        page.goto(url)
-        page.wait_for_load_state("load")
-        page.wait_for_timeout(500)  # handlers (onload, onerror) fire as images load
-        return page.evaluate(RAN), page.content()
-    finally:
-        context.close()
-
-
-@pytest.mark.parametrize("case", PAGE_CASES, ids=lambda c: c.id)
-def test_the_feedback_page_runs_no_learner_script(browser, graded, case, tmp_path):
-    page = course.notebook_path(graded / "feedback" / case.id, STAGE).with_suffix(".html")
-    ran, html = script_ran(browser, page.as_uri())
-    assert not ran, f"expected {case.id}'s payload not run in its feedback page ({case.what})"
-    ran, _ = script_ran(browser, page.as_uri(), bypass_csp=True)
-    assert not ran, f"expected {case.id}'s feedback page inert by the sanitizer alone (policy bypassed)"
-    assert scripted(html) == [], f"expected no payload where a browser runs script, found {scripted(html)}"
-    assert "Content-Security-Policy" in html, "expected the page's Content-Security-Policy"
-
-    # Control: the notebook drawn by nbconvert without the sanitizer runs the payload (the detector works)...
-    from nbconvert.exporters import HTMLExporter
-
-    raw = unsanitized(nbformat.read(str(course.notebook_path(graded / "autograded" / case.id, STAGE)), 4), case)
-    control = tmp_path / "unsanitized.html"
-    control.write_text(HTMLExporter(template_name="classic").from_notebook_node(raw)[0])
-    ran, _ = script_ran(browser, control.as_uri())
-    assert ran == (case.id in RUNS_UNSANITIZED), (
-        f"expected the unsanitized page to {'run' if case.id in RUNS_UNSANITIZED else 'not run'} {case.id}'s payload, "
-        f"found it {'ran' if ran else 'did not run'}")
-    # ... and the feedback page's policy alone stops it.
-    policy = html[:html.index("</head>")]
-    shielded = tmp_path / "unsanitized-with-policy.html"
-    shielded.write_text(policy + control.read_text().split("</head>", 1)[-1])
-    ran, _ = script_ran(browser, shielded.as_uri())
-    assert not ran, f"expected the feedback page's Content-Security-Policy alone to stop {case.id}'s payload"
-
-
-@pytest.mark.parametrize("case", PAGE_CASES, ids=lambda c: c.id)
-def test_the_formgrader_runs_no_learner_script(browser, graded, formgrader, case):
-    path = course.notebook_path(graded / "autograded" / case.id, STAGE)
-    url = f"{formgrader}/formgrader/submissions/{submission_id(graded, case.id)}/?token={TOKEN}"
-    ran, html = script_ran(browser, url)
-    assert "propagate" in html and "formgrade" in html, f"expected the formgrader's page of {case.id}, found {html[:300]!r}"
-    assert not ran, f"expected {case.id}'s payload not run in the formgrader, in the instructor's session ({case.what})"
-    assert scripted(html) == [], f"expected no payload where a browser runs script, found {scripted(html)}"
-    assert scripted(formgrader_page(path)) == [], "expected the catalogue's static check to agree"
-
-    # Control: the same page drawn from an unsanitized autograded notebook runs the payload.
-    sanitized = path.read_bytes()
-    try:
-        nbformat.write(unsanitized(nbformat.read(str(path), 4), case), str(path))
-        ran, _ = script_ran(browser, url)
-    finally:
-        path.write_bytes(sanitized)
-    assert ran == (case.id in RUNS_UNSANITIZED), (
-        f"expected the formgrader to {'run' if case.id in RUNS_UNSANITIZED else 'not run'} {case.id}'s payload "
-        f"from an unsanitized notebook, found it {'ran' if ran else 'did not run'}")
