@@ -218,6 +218,30 @@ class KernelChannel:
         self.kc = bounded_client(BlockingKernelClient, max_answer_bytes)(parent=km)
         self.kc.load_connection_info(km.get_connection_info())
         self.kc.start_channels()
+        self._subscribed()
+
+    def _subscribed(self):
+        """Return once this client's IOPub subscription has reached the kernel (or at the deadline).
+
+        A new ZeroMQ subscriber misses what the kernel publishes before its
+        subscription reaches it (the "slow joiner"): on a busy machine the bridge
+        missed an answer, and an honest learner's test cell failed as if the kernel
+        had died.  The status messages of a kernel_info request, back on IOPub, prove
+        the subscription (as jupyter_client's ``wait_for_ready`` checks); the request
+        is sent again until they come.
+        """
+        while time.monotonic() < self.deadline:
+            msg_id = self.kc.kernel_info()
+            end = min(self.deadline, time.monotonic() + 0.5)
+            while time.monotonic() < end:
+                try:
+                    msg = self.kc.get_iopub_msg(timeout=max(0.01, end - time.monotonic()))
+                except Empty:
+                    break
+                if msg["parent_header"].get("msg_id") == msg_id:
+                    return
+            if not self.kc.is_alive():
+                return  # `request` says that the kernel died
 
     def close(self):
         self.kc.stop_channels()

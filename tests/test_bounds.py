@@ -101,6 +101,51 @@ def test_printing_split_by_the_kernel_s_flushes_is_stored_as_one_output(tmp_path
         f"expected consecutive printing merged into one output per stream, in order, found {outputs}"
 
 
+class LateChannel(learner.KernelChannel):
+    """A bridge channel whose IOPub subscription reaches the kernel only at its third kernel_info request."""
+
+    def _subscribed(self):
+        import zmq
+
+        socket, ask, self.asked = self.kc.iopub_channel.socket, self.kc.kernel_info, 0
+        socket.setsockopt(zmq.UNSUBSCRIBE, b"")
+
+        def kernel_info():
+            self.asked += 1
+            if self.asked == 3:
+                socket.setsockopt(zmq.SUBSCRIBE, b"")
+            return ask()
+
+        self.kc.kernel_info = kernel_info
+        super()._subscribed()
+
+
+def test_the_bridge_asks_once_its_subscription_reached_the_kernel(tmp_path):
+    """ZeroMQ's slow joiner: what a kernel publishes before a new client's subscription reaches it is lost
+    to that client.  On a busy machine the bridge lost answers so (an honest learner's cell failed as if
+    the kernel had died); its channel now asks only once the kernel's messages reach it."""
+    from jupyter_client.manager import KernelManager
+
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel(cwd=str(tmp_path), env=grading_env())
+    try:
+        client = km.client()
+        client.start_channels()
+        client.wait_for_ready(timeout=60)
+        client.execute_interactive("def double(x):\n    return 2 * x", timeout=60)
+        client.stop_channels()
+        channel = LateChannel(km, time.monotonic() + 30)
+        try:
+            answer = channel.describe("double")
+        finally:
+            channel.close()
+        assert answer.kind.value == "function" and answer.module == "__main__", \
+            f"expected the kernel's function double described, found {answer}"
+        assert channel.asked >= 3, f"expected the channel to ask again until subscribed, found {channel.asked} request(s)"
+    finally:
+        km.shutdown_kernel(now=True)
+
+
 def test_error_outputs_are_cut_to_their_cap_and_keep_their_class():
     output = nbformat.v4.new_output("error", ename="ValueError", evalue="v" * 50_000, traceback=["t" * 30_000] * 5)
     cut = trusted.bounded_error(output, 20_000)

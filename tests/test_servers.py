@@ -238,7 +238,7 @@ def test_a_class_whose_gradebook_is_on_postgresql(tmp_path, postgres, monkeypatc
     assert summary_line(run.stdout).startswith(f"Summary: {len(CLASS)} graded (0 already done), 0 failed to grade"), \
         f"expected the driver to read every grade back from PostgreSQL, found:\n{run.stdout}"
     assert gradebook_scores(workspace)[0] == SCORES, \
-        f"expected the scores in PostgreSQL, found {gradebook_scores(workspace)[0]}"
+        f"expected the scores in PostgreSQL, found (per test cell too) {gradebook_scores(workspace)}"
     assert not (workspace / "gradebook.db").exists(), "expected no sqlite gradebook beside a PostgreSQL one"
 
     again = subprocess.run(grade_command(workspace), env=grading_env(), capture_output=True, text=True, timeout=300)
