@@ -78,7 +78,7 @@ FOLDER_PREFIX = "k"
 #: A per-kernel cgroup's name starts with this.
 CGROUP_PREFIX = "firstneuron-"
 
-#: The private roots this process has cleaned of killed graders' leftovers.
+#: The private roots this process has used (each cleaned of killed graders' leftovers when first used).
 _CLEANED = set()
 
 
@@ -229,6 +229,19 @@ def _grader_alive(name):
     except PermissionError:
         return True
     return True
+
+
+def remove_own_folders():
+    """Remove the kernel folders this process made, as it ends without its guards' help (see `exit_with_driver`).
+
+    A kernel's guard removes its folder when the grader dies, but a folder is made
+    before its kernel and guard start: a grader ended in between left it until the
+    next grader's `clean_stale`.
+    """
+    for root in list(_CLEANED):
+        for entry in Path(root).glob(f"{FOLDER_PREFIX}{os.getpid()}-*"):
+            with contextlib.suppress(OSError):  # a kernel still writing: its guard removes the rest
+                remove_tree(entry)
 
 
 def clean_stale(root, parents=()):

@@ -31,6 +31,9 @@ def exit_with_driver(driver):
             try:
                 os.kill(driver, 0)
             except ProcessLookupError:
+                import sandbox
+
+                sandbox.remove_own_folders()  # one made before its kernel's guard started has no guard yet
                 os._exit(1)  # the sandbox guards see their parent die and take the kernels down
             except PermissionError:
                 pass

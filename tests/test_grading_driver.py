@@ -83,6 +83,38 @@ def test_a_killed_driver_loses_and_duplicates_nothing(course, request):
     assert sorted(r["student_id"] for r in rows) == sorted(CLASS), f"expected one row per student, found {rows}"
 
 
+#: A grading worker of the driver argv[1] that has made a kernel folder under the private root argv[2] and not
+#: yet started its kernel (so no guard watches the folder); it says the folder's name and waits.
+UNSTARTED_WORKER = """
+import sys, time
+from traitlets.config import Config
+import sandbox, worker
+worker.exit_with_driver(int(sys.argv[1]))
+km = sandbox.IpcKernelManager(config=Config({"Sandbox": {"scratch_root": sys.argv[2]}}))
+print(km.scratch.name, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_worker_ended_with_its_driver_removes_the_folder_of_a_kernel_not_started(private_root):
+    """A kernel's guard removes its folder when the grader dies, but the folder is made before the kernel and
+    its guard start: a worker that ends with its killed driver in between removes it itself."""
+    driver = subprocess.Popen(["sleep", "600"])
+    process = subprocess.Popen([sys.executable, "-c", UNSTARTED_WORKER, str(driver.pid), str(private_root)],
+                               stdout=subprocess.PIPE, text=True, env=grading_env())
+    try:
+        name = process.stdout.readline().strip()
+        assert name and (private_root / name).is_dir(), f"expected the worker's kernel folder, found {name!r}"
+        driver.kill()
+        driver.wait()
+        process.wait(timeout=20)
+        assert not (private_root / name).exists(), f"expected {name} removed by the worker ending with its driver"
+    finally:
+        for child in (driver, process):
+            child.kill()
+            child.wait()
+
+
 def test_without_bubblewrap_class_grading_refuses_in_one_line(course, monkeypatch, capsys):
     import classroom
 
