@@ -15,11 +15,13 @@ visible part.
 summary, and fails unless
 
 - every mistake fails one of its own function's test cells (caught),
-- at least `MIN_DIAGNOSED` of the mistakes are named by their own diagnosis,
+- at least `MIN_DIAGNOSED` of the mistakes are named by their own diagnosis, and every
+  mistake that has a diagnosis in the catalogue is named by it,
 - no mistake is named with another diagnosis (misdiagnosed),
 - no mistake fails a test cell of another function, hidden or visible part
   (cross-function loss),
-- no correct variant fails any test cell (false fail).
+- no correct variant fails any test cell (false fail),
+- no message a learner would read shows a traceback or the reference (leaky message).
 """
 import argparse
 import contextlib
@@ -182,6 +184,16 @@ class Verdict:
         return bool(self.named - {self.variant.diagnosis})
 
     @property
+    def unnamed(self):
+        """The catalogue gives this mistake a diagnosis, and no failing check named it."""
+        return bool(self.variant.diagnosis) and not self.diagnosed
+
+    @property
+    def leaky(self):
+        """Test cells whose message shows a traceback or the reference (the learner reads it)."""
+        return {g for g, (_, message) in self.failed.items() if "Traceback" in message or "reference" in message}
+
+    @property
     def cross(self):
         """Test cells of other functions that the variant failed (it cost points outside its function)."""
         return set(self.failed) - self.own
@@ -255,8 +267,9 @@ def run(variants=None, echo=print):
             state = "killed" if v.killed else "SURVIVED"
             named = ", ".join(sorted(v.named)) or "-"
             diag = ("MISDIAGNOSED" if v.misdiagnosed else "diagnosed" if v.diagnosed
-                    else "not named")
+                    else "NOT NAMED" if v.unnamed else "not named")
             extra = f"; COSTS POINTS IN {', '.join(sorted(v.cross))}" if v.cross else ""
+            extra += f"; MESSAGE SHOWS A TRACEBACK OR THE REFERENCE IN {', '.join(sorted(v.leaky))}" if v.leaky else ""
             lost = sum(p for g, p in own_points.items() if g in v.failed)
             echo(f"mistake  {v.variant.stage:13} {v.variant.id:36} {state:8} {diag} "
                  f"(expected {v.variant.diagnosis or '-'}); named: {named}; loses {lost:g} of "
@@ -269,9 +282,12 @@ def run(variants=None, echo=print):
     summary = {"mutants": n, "killed": sum(v.killed for v in mistakes), "diagnosed": diagnosed,
                "misdiagnosed": sum(v.misdiagnosed for v in mistakes),
                "cross-function losses": sum(bool(v.cross) for v in mistakes),
+               "unnamed diagnoses": sum(v.unnamed for v in mistakes),
+               "leaky messages": sum(bool(v.leaky) for v in mistakes),
                "correct variants": len(correct), "false fails": sum(bool(v.failed) for v in correct)}
     ok = (summary["killed"] == n and summary["false fails"] == 0 and summary["misdiagnosed"] == 0
-          and summary["cross-function losses"] == 0 and diagnosed >= MIN_DIAGNOSED * n)
+          and summary["cross-function losses"] == 0 and summary["unnamed diagnoses"] == 0
+          and summary["leaky messages"] == 0 and diagnosed >= MIN_DIAGNOSED * n)
     echo(", ".join(f"{k}: {v}" for k, v in summary.items()) + f" ({diagnosed / max(n, 1):.0%} named)")
     return verdicts, summary, ok
 
