@@ -204,14 +204,23 @@ def test_the_lab_keeps_the_assignment_list_only_where_an_exchange_is_set_up(tmp_
     assert config.exchange_is_set_up([str(folder)]), "expected an exchange class of its own to count as an exchange"
 
 
-def test_the_self_study_lab_shows_no_assignment_list_without_an_exchange(browser, lab):
+@pytest.fixture(scope="module")
+def sigmoid_page(browser, lab):
+    """01-sigmoid opened once in the lab: the self-study checks look at it, then the wrong sigmoid is typed in."""
+    url, _ = lab
+    page = open_notebook(browser, url, "01-sigmoid", workspace="self-study")
+    yield page
+    page.close()
+
+
+def test_the_self_study_lab_shows_no_assignment_list_without_an_exchange(sigmoid_page, lab):
     """Issue 19: "Error fetching courses!", the Assignment List three times and a traceback in the log, gone."""
-    url, folder = lab
+    _, folder = lab
     from jupyter_core.paths import jupyter_config_path
 
     if learner_lab_config().exchange_is_set_up([*reversed(jupyter_config_path()), str(folder)]):
         pytest.skip("this machine has an nbgrader exchange: the lab rightly shows the Assignment List")
-    page = open_notebook(browser, url, "01-sigmoid", workspace="no-exchange")
+    page = sigmoid_page
     try:
         page.wait_for_timeout(2000)  # the Assignment List asked the server for courses as soon as it loaded
         shown = page.evaluate("() => document.body.innerText")
@@ -227,42 +236,39 @@ def test_the_self_study_lab_shows_no_assignment_list_without_an_exchange(browser
         assert "Validate" in toolbar, f"expected nbgrader's Validate button to stay, found the toolbar {toolbar!r}"
         page.screenshot(path=str(SHOTS / "lab-without-exchange.png"))
     finally:
-        page.close()
+        page.keyboard.press("Escape")  # the palette closed for the next test on this page
     log = (folder.parent / "lab.log").read_text()
     for words in ("exchange directory does not exist", "Traceback"):
         assert words not in log, f"expected no {words!r} in the server's log, found {log[log.find(words) - 300:][:800]}"
 
 
-def test_a_wrong_sigmoid_shows_its_message_without_a_traceback(browser, lab):
-    url, _ = lab
-    page = open_notebook(browser, url, "01-sigmoid", workspace="wrong-sigmoid")
-    try:
-        run_all(page)  # the imports and the data, as a learner would have run them (no test's kernel reused)
-        solution = page.locator(".jp-CodeCell", has_text="def sigmoid(z):").first
-        editor = solution.locator(".cm-content")
-        editor.click()
-        page.keyboard.press("Control+a")
-        page.keyboard.insert_text(WRONG_SIGMOID)
-        page.keyboard.press("Shift+Enter")  # run the answer cell; the test cell after it is selected
-        test_cell = page.locator(".jp-CodeCell", has_text='visible_tests("sigmoid")').first
-        test_cell.click()
-        page.keyboard.press("Escape")
-        page.keyboard.press("Shift+Enter")
-        message = test_cell.locator(".jp-OutputArea-output")
-        deadline = time.monotonic() + 30
-        while not message.first.inner_text().strip() or message.first.inner_text().startswith(PASS_MARK):
-            assert time.monotonic() < deadline, "expected the test cell to run again within 30 s"
-            page.wait_for_timeout(200)  # Run All's pass line is replaced once the cell runs again
-        text = message.first.inner_text()
-        assert "sigmoid(np.array([[-800.0, 800.0]]))" in text and "nan" in text, (
-            f"expected the large-|z| test's message naming the nan, found {text!r}")
-        assert "Traceback" not in text and "File " not in text and "testing.py" not in text, (
-            f"expected the message without a traceback, found {text!r}")
-        assert len(text.strip().splitlines()) <= 2, f"expected a short message, found {text!r}"
-        test_cell.scroll_into_view_if_needed()
-        page.screenshot(path=str(SHOTS / "01-sigmoid-wrong-sigmoid.png"))
-    finally:
-        page.close()
+def test_a_wrong_sigmoid_shows_its_message_without_a_traceback(sigmoid_page):
+    """On the self-study page: Run All, then a wrong sigmoid typed in and its test cell run again."""
+    page = sigmoid_page
+    run_all(page)  # the imports and the data, as a learner would have run them (no test's kernel reused)
+    solution = page.locator(".jp-CodeCell", has_text="def sigmoid(z):").first
+    editor = solution.locator(".cm-content")
+    editor.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text(WRONG_SIGMOID)
+    page.keyboard.press("Shift+Enter")  # run the answer cell; the test cell after it is selected
+    test_cell = page.locator(".jp-CodeCell", has_text='visible_tests("sigmoid")').first
+    test_cell.click()
+    page.keyboard.press("Escape")
+    page.keyboard.press("Shift+Enter")
+    message = test_cell.locator(".jp-OutputArea-output")
+    deadline = time.monotonic() + 30
+    while not message.first.inner_text().strip() or message.first.inner_text().startswith(PASS_MARK):
+        assert time.monotonic() < deadline, "expected the test cell to run again within 30 s"
+        page.wait_for_timeout(200)  # Run All's pass line is replaced once the cell runs again
+    text = message.first.inner_text()
+    assert "sigmoid(np.array([[-800.0, 800.0]]))" in text and "nan" in text, (
+        f"expected the large-|z| test's message naming the nan, found {text!r}")
+    assert "Traceback" not in text and "File " not in text and "testing.py" not in text, (
+        f"expected the message without a traceback, found {text!r}")
+    assert len(text.strip().splitlines()) <= 2, f"expected a short message, found {text!r}"
+    test_cell.scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "01-sigmoid-wrong-sigmoid.png"))
 
 
 #: axe-core's rule tags for WCAG 2.0 and 2.1, levels A and AA.
