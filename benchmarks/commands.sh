@@ -9,13 +9,16 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
+# Readable by others, as a course folder is: the hostile test grades as an ordinary user too.
+chmod 755 "$work"
 group=""
+keep=""
 cleanup() {
   if [ -n "$group" ]; then
     echo $$ > "$(dirname "$group")/cgroup.procs" 2>/dev/null || true
     rmdir "$group" 2>/dev/null || true
   fi
-  rm -rf "$work"
+  if [ -z "$keep" ]; then rm -rf "$work"; fi
 }
 trap cleanup EXIT
 speed() {
@@ -39,7 +42,12 @@ cd "$work/clone"
 for target in demo test; do
   start=$(date +%s)
   before=$(used)
-  make "$target" > "$work/$target.log" 2>&1 || { echo "make $target failed: see the log"; tail -20 "$work/$target.log"; exit 1; }
+  if ! make "$target" > "$work/$target.log" 2>&1; then
+    keep=1
+    echo "make $target failed; the clone and its log are kept: $work/$target.log"
+    grep -E "^(FAILED|ERROR) |^E  " "$work/$target.log" | head -20 || tail -20 "$work/$target.log"
+    exit 1
+  fi
   after=$(used)
   cpu="n/a"
   if [ -n "$before" ] && [ -n "$after" ]; then cpu="$(( (after - before) / 1000000000 ))"; fi

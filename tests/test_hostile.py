@@ -528,8 +528,9 @@ def graded_nonroot(planted, graded):
     The controls' scores and messages graded alone are those of the root run's controls alone
     (`graded`): an ordinary grading user must give an honest learner the same grade as root does.
 
-    Needs root (to make the user); the Python environment must be reachable by that user: where it lives
-    under a mode-700 /root (pyenv), /root is made traversable (o+x, not listable) for the run and restored.
+    Needs root (to make the user); the Python environment and the checkout must be reachable by that user
+    (skipped, with the reason, where they are not): where the environment lives under a mode-700 /root
+    (pyenv), /root is made traversable (o+x, not listable) for the run and restored.
     """
     if os.geteuid() != 0:
         pytest.skip("the tests run as an ordinary user: the catalogue above already ran without root")
@@ -563,11 +564,11 @@ def graded_nonroot(planted, graded):
         subprocess.run(["chown", "-R", f"{NONROOT_USER}:", str(base)], check=True)
         if any(Path(p).resolve().is_relative_to("/root") for p in (sys.base_prefix, os.path.realpath(sys.executable))):
             os.chmod("/root", root_mode | 0o001)  # traversable, not listable: the environment lives below
-        probe = _run_as(NONROOT_USER, [sys.executable, "-c", "import sys; print(sys.base_prefix)"],
-                        capture_output=True, text=True)
+        probe = _run_as(NONROOT_USER, [sys.executable, "-c", "import sys, grading; print(sys.base_prefix)"],
+                        capture_output=True, text=True, env={"PATH": os.environ["PATH"], **course.grading_variables()})
         if probe.stdout.strip() != sys.base_prefix:
-            pytest.skip(f"the grading user cannot run this Python environment (found {probe.stdout.strip()!r}, "
-                        f"expected {sys.base_prefix!r}): {probe.stderr.strip()[-300:]}")
+            pytest.skip(f"the grading user cannot run this Python environment or read this checkout's autograder/ "
+                        f"(found {probe.stdout.strip()!r}, expected {sys.base_prefix!r}): {probe.stderr.strip()[-300:]}")
         env = {"PATH": os.environ["PATH"], "HOME": str(base), "TMPDIR": str(tmpdir), "LANG": "C.UTF-8",
                **course.grading_variables(), "FIRSTNEURON_SEED": "2026"}
         result = base / "class.json"
