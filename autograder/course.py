@@ -148,8 +148,11 @@ def write_notebook(nb, path):
 
 
 #: What every grading process and learner's kernel runs with: matplotlib draws without a display,
-#: and the debugger's warning about frozen modules is off.
-HEADLESS = {"MPLBACKEND": "Agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+#: the debugger's warning about frozen modules is off, and BLAS keeps to one thread.  The grader
+#: already runs a process per core; OpenBLAS's threads spin while they wait, and on a busy machine
+#: they took 2 to 10 times the CPU of one thread (benchmarks/blas_threads.py).
+HEADLESS = {"MPLBACKEND": "Agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def grading_variables(pythonpath=""):

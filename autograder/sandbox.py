@@ -506,9 +506,6 @@ class SandboxedKernelManager(IpcKernelManager):
             "IPYTHONDIR": str(self.scratch / "home" / ".ipython"),
             **HEADLESS,
             "PYTHONDONTWRITEBYTECODE": "1",
-            "OPENBLAS_NUM_THREADS": "1",
-            "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
             "LANG": "C.UTF-8",
             **{k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ},
         }
