@@ -487,11 +487,21 @@ class SandboxedKernelManager(IpcKernelManager):
         (self.scratch / "etc" / "group").write_text(f"root:x:0:\nlearner:x:{gid}:\n")
 
     def _copy_font_cache(self):
-        """Give matplotlib the grader's font list, so that it does not rebuild it in every kernel."""
+        """Give matplotlib the grader's font list, so that it does not rebuild it in every kernel.
+
+        A grader with none cached (an account that never drew) makes it once: matplotlib's
+        font manager builds the list when first imported, and caches it.
+        """
         try:
             import matplotlib
 
-            for path in Path(matplotlib.get_cachedir()).glob("fontlist-*.json"):
+            cached = list(Path(matplotlib.get_cachedir()).glob("fontlist-*.json"))
+            if not cached:
+                from matplotlib import font_manager
+
+                name = f"fontlist-v{font_manager.FontManager.__version__}.json"
+                font_manager.json_dump(font_manager.fontManager, self.scratch / "mpl" / name)
+            for path in cached:
                 shutil.copyfile(path, self.scratch / "mpl" / path.name)
         except (ImportError, OSError):
             pass

@@ -59,10 +59,12 @@ FLOOD = ("for i in range(60):\n    with open(f'fill{i}.bin', 'wb') as f:\n      
          "    time.sleep(0.2)")
 
 
-def run_notebook(tmp_path, middle, settings=None, sandboxed=SANDBOX):
-    """Outputs of the three cells, seconds and the grader's peak memory (MB) of one run of `RUN`."""
+def run_notebook(tmp_path, middle, settings=None, sandboxed=SANDBOX, env=None):
+    """Outputs of the three cells, seconds and the grader's peak memory (MB) of one run of `RUN` (`env`: more
+    of the grader's environment variables)."""
     run = subprocess.run([sys.executable, "-c", RUN, json.dumps([middle, settings or {}]), "1" if sandboxed else "0"],
-                         cwd=tmp_path, env=grading_env(), capture_output=True, text=True, timeout=600)
+                         cwd=tmp_path, env={**grading_env(), **(env or {})}, capture_output=True, text=True,
+                         timeout=600)
     assert run.returncode == 0, f"expected the notebook to run to its end, found {run.returncode}:\n{run.stderr[-2000:]}"
     found = json.loads(run.stdout.strip().splitlines()[-1])
     assert found["outputs"][2] == [{"output_type": "stream", "name": "stdout", "text": "after 42\n"}], \
@@ -87,6 +89,22 @@ def test_a_kernel_that_fills_its_scratch_folder_costs_its_cell(tmp_path):
     print(f"\n60 files of 60 MB: {seconds:.1f} s")
     assert len(outputs) == 1 and "TrustedExecute.max_scratch_bytes" in outputs[0].get("evalue", ""), \
         f"expected the writing cell to fail naming max_scratch_bytes, found {outputs}"
+
+
+@pytest.mark.skipif(not SANDBOX, reason="the font list is put in the sandbox's folder")
+def test_a_kernel_is_given_a_font_list_where_the_grader_had_none_cached(tmp_path):
+    # An ordinary grading account that never drew has no matplotlib font list cached; each of its
+    # kernels then built one (fc-list run twice, 0.4 s of CPU) when the notebook first imported pyplot.
+    from matplotlib import font_manager
+
+    empty = tmp_path / "grader-mpl"
+    empty.mkdir()
+    listed = ("import glob, os\nprint([os.path.basename(p) for p in "
+              "glob.glob(os.path.join(os.environ['MPLCONFIGDIR'], 'fontlist-*.json'))])")
+    outputs, _, _ = run_notebook(tmp_path, listed, env={"MPLCONFIGDIR": str(empty)})
+    expected = [f"fontlist-v{font_manager.FontManager.__version__}.json"]
+    assert outputs == [{"output_type": "stream", "name": "stdout", "text": f"{expected}\n"}], \
+        f"expected the kernel's matplotlib folder to hold {expected} before it imported matplotlib, found {outputs}"
 
 
 def test_printing_split_by_the_kernel_s_flushes_is_stored_as_one_output(tmp_path):
