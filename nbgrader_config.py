@@ -64,11 +64,11 @@ c.Autograde.autograde_preprocessors = [
 # c.TrustedExecute.max_output = 1_000_000             # characters of output kept per cell
 # c.TrustedExecute.max_notebook_output = 5_000_000    # characters of output kept per notebook
 # c.TrustedExecute.max_error_chars = 20_000           # characters of one error output
-# c.TrustedExecute.max_scratch_bytes = 512 * 1024**2  # a kernel's scratch folder
 # c.TrustedExecute.max_notebook_bytes = 32 * 1024**2  # a submitted notebook file (make grade)
 # c.TrustedExecute.max_cells = 300                    # cells of a submitted notebook (make grade)
 # c.TrustedExecute.max_restarts = 3                   # restarts of a dead or stuck kernel per submission
 # c.TrustedExecute.interrupt_grace = 3.0              # seconds a kernel gets to stop after an interrupt
+# c.Sandbox.scratch_limit = 256 * 1024**2            # a kernel's folder (and its /tmp); the sandbox's other limits are in section 7 too
 
 # Class grading (`make grade`, autograder/grading.py; defaults shown, the command line's flags win):
 # c.Grading.workers = 0                     # local worker processes (0: every core); --workers

@@ -23,7 +23,6 @@ import contextlib
 import functools
 import io
 import json
-import os
 import sys
 import time
 import warnings
@@ -37,14 +36,27 @@ from jupyter_client.blocking import BlockingKernelClient
 
 import cells
 import course
+import guard
 from firstneuron import bridge
 
 #: Seconds a channel to the kernel may stay disconnected before it counts as cut (libzmq reconnects at once).
 RECONNECT_GRACE = 3.0
 #: Characters of an exception's class name kept.
 MAX_ENAME = 100
-SCRATCH_FULL = ("the kernel wrote more than {limit} bytes to its scratch folder (TrustedExecute.max_scratch_bytes); "
-                "it was restarted with a fresh one")
+SCRATCH_FULL = ("the kernel's folder grew past {limit} bytes or {entries} files (Sandbox.scratch_limit), and the "
+                "sandbox was ended; the kernel was restarted with a fresh folder")
+
+
+def death_of(km):
+    """Why the kernel of `km` died, in a sentence: its folder past its cap (see `scratch_full`), or no more known."""
+    return scratch_full(km) or "the kernel died"
+
+
+def scratch_full(km):
+    """`SCRATCH_FULL` for a sandboxed kernel whose folder holds more than its cap (its guard ended it), else None."""
+    overflowed = getattr(km, "overflowed", None)
+    limit = overflowed() if overflowed is not None else None
+    return SCRATCH_FULL.format(limit=limit, entries=f"{guard.MAX_ENTRIES:,}") if limit is not None else None
 
 
 class GradingInterrupted(BaseException):
@@ -205,16 +217,13 @@ class KernelChannel:
     max_answer_bytes : int
         Bytes of one message from the kernel, at most: a larger answer is never read
         (see `bounded_client`) and stops the request with `GradingInterrupted`.
-    max_scratch_bytes : int, optional
-        Bytes the kernel's scratch folder may hold while it answers (checked each second).
     interrupt_grace : float
         Seconds the kernel gets to stop after an interrupt (``TrustedExecute.interrupt_grace``).
     """
 
-    def __init__(self, km, deadline, max_answer_bytes=64 * 1024**2, max_scratch_bytes=None, interrupt_grace=3):
+    def __init__(self, km, deadline, max_answer_bytes=64 * 1024**2, interrupt_grace=3):
         self.km = km
         self.deadline, self.interrupt_grace = deadline, interrupt_grace
-        self.max_scratch_bytes, self._checked = max_scratch_bytes, time.monotonic()
         self.kc = bounded_client(BlockingKernelClient, max_answer_bytes)(parent=km)
         self.kc.load_connection_info(km.get_connection_info())
         self.kc.start_channels()
@@ -267,17 +276,11 @@ class KernelChannel:
                 self._answer_stdin(substitutes)
             if self.kc.connection_cut():
                 raise self._cut()
-            if self.max_scratch_bytes is not None and time.monotonic() > self._checked + 1:
-                self._checked = time.monotonic()
-                if (scratch_bytes(self.km) or 0) > self.max_scratch_bytes:
-                    self._interrupt()
-                    raise GradingInterrupted(cells.ErrorKind.KERNEL_DIED,
-                                             SCRATCH_FULL.format(limit=self.max_scratch_bytes))
             try:
                 msg = self.kc.get_iopub_msg(timeout=min(left, 0.05 if substitutes else 0.5))
             except Empty:
                 if not self.kc.is_alive():
-                    raise GradingInterrupted(cells.ErrorKind.KERNEL_DIED, "the kernel died") from None
+                    raise GradingInterrupted(cells.ErrorKind.KERNEL_DIED, death_of(self.km)) from None
                 continue
             if msg["parent_header"].get("msg_id") != msg_id:
                 continue
@@ -296,7 +299,7 @@ class KernelChannel:
             return GradingInterrupted(cells.ErrorKind.TOO_LARGE,
                                       f"the kernel sent an answer larger than {self.kc.max_message_bytes} bytes "
                                       "(TrustedExecute.max_answer_bytes)")
-        return GradingInterrupted(cells.ErrorKind.KERNEL_DIED, "the kernel died")
+        return GradingInterrupted(cells.ErrorKind.KERNEL_DIED, death_of(self.km))
 
     def _answer_stdin(self, substitutes):
         try:
@@ -369,33 +372,6 @@ def as_learner_function(function):
     if isinstance(function, LearnerFunction) or not callable(function) or not hasattr(function, "__globals__"):
         return function
     return LocalChannel(function.__globals__).function(function.__name__)
-
-
-#: Files and folders of a scratch folder counted at most: more is treated as over its cap.
-MAX_SCRATCH_ENTRIES = 100_000
-
-
-def scratch_bytes(km):
-    """Bytes of disk the files in the scratch folder of `km` use (None without a scratch folder).
-
-    Counting stops past `MAX_SCRATCH_ENTRIES` files and folders, which counts as
-    more than any cap.
-    """
-    scratch = getattr(km, "scratch", None)
-    if scratch is None:
-        return None
-    total, entries, folders = 0, 0, [str(scratch)]
-    while folders:
-        with contextlib.suppress(OSError), os.scandir(folders.pop()) as found:
-            for entry in found:
-                entries += 1
-                if entries > MAX_SCRATCH_ENTRIES:
-                    return sys.maxsize
-                with contextlib.suppress(OSError):
-                    if entry.is_dir(follow_symlinks=False):
-                        folders.append(entry.path)
-                    total += entry.stat(follow_symlinks=False).st_blocks * 512
-    return total
 
 
 def kernel_alive(km, wait=1.0):

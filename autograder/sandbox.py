@@ -58,6 +58,7 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import Integer, List, Unicode
 from traitlets.config import Configurable
 
+import guard
 from course import HEADLESS, REPO
 
 #: Takes the sandbox down with the grader and watches the kernel folder's size (see guard.py).
@@ -569,6 +570,14 @@ class SandboxedKernelManager(IpcKernelManager):
             guard += ["--cgroup", folder]
         # The sandbox dies with the process that started it (a killed grader leaves no kernel behind).
         return [*guard, "--", *limits, "--", *bwrap, "--", *user, *command]
+
+    def overflowed(self):
+        """`Sandbox.scratch_limit` when the kernel's folder holds more (its guard then ends the sandbox), else None.
+
+        Read from the folder itself (which the guard leaves to the grader), never from what the kernel says.
+        """
+        limit = self.settings.scratch_limit
+        return limit if guard.folder_size(str(self.scratch), limit) > limit else None
 
     async def _async_cleanup_resources(self, restart=False):
         await super()._async_cleanup_resources(restart=restart)

@@ -39,8 +39,7 @@ import sandbox
 import sanitize
 from cells import ErrorKind, is_graded, is_test_cell, set_diagnosis, split_hidden
 from learner import (
-    MAX_ENAME, SCRATCH_FULL, GradingInterrupted, KernelChannel, bounded_client, run_hidden,
-    scratch_bytes,
+    MAX_ENAME, GradingInterrupted, KernelChannel, bounded_client, run_hidden, scratch_full,
 )
 
 
@@ -79,9 +78,6 @@ class TrustedExecute(Execute):
     max_answer_bytes = Integer(64 * 1024**2, help="Bytes of one answer of the learner's kernel to a hidden check "
                                "(firstneuron.bridge; a larger one is never read). Crossing it fails that test cell. "
                                "Default: 64 MiB.").tag(config=True)
-    max_scratch_bytes = Integer(512 * 1024**2, help="Bytes a sandboxed kernel's scratch folder may hold (the "
-                                "submission's copy included), checked each second: past it, the cell fails and the "
-                                "kernel is restarted with a fresh scratch folder. Default: 512 MiB.").tag(config=True)
     max_notebook_bytes = Integer(32 * 1024**2, help="Bytes of a submitted notebook file, checked before it is read: "
                                  "a larger one is not graded. Default: 32 MiB.").tag(config=True)
     max_cells = Integer(300, help="Cells of a submitted notebook: one with more is not graded. "
@@ -138,8 +134,9 @@ class TrustedExecute(Execute):
             cell.outputs = [error_output(ErrorKind.KERNEL_DIED, "the kernel died while this cell ran (the process "
                                          "exited, crashed, ran out of memory or wrote more files than its "
                                          "folder may hold)")]
-            if self._scratch_full:
-                cell.outputs = [error_output(ErrorKind.KERNEL_DIED, SCRATCH_FULL.format(limit=self.max_scratch_bytes))]
+            full = scratch_full(self.km)
+            if full:
+                cell.outputs = [error_output(ErrorKind.KERNEL_DIED, full)]
             elif self._cut_off and await self._still_alive():
                 cell.outputs = [self._too_large()]
             await self._restart(cell_index, "the kernel died")
@@ -159,7 +156,7 @@ class TrustedExecute(Execute):
 
     def _hidden(self, source):
         channel = KernelChannel(self.km, min(self._deadline, time.monotonic() + (self.timeout or 30)),
-                                self.max_answer_bytes, self.max_scratch_bytes, self.interrupt_grace)
+                                self.max_answer_bytes, self.interrupt_grace)
         try:
             return run_hidden(source, channel)
         finally:
@@ -211,7 +208,7 @@ class TrustedExecute(Execute):
     async def async_start_new_kernel_client(self):
         """nbclient's client, whose sockets never deliver a message over `max_message_bytes`."""
         self.km.client_factory = bounded_client(AsyncKernelClient, self.max_message_bytes)
-        self._cut_off = self._scratch_full = False
+        self._cut_off = False
         return await super().async_start_new_kernel_client()
 
     start_new_kernel_client = run_sync(async_start_new_kernel_client)
@@ -221,9 +218,6 @@ class TrustedExecute(Execute):
         if self._connection_cut():
             self._cut_off = True
             raise DeadKernelError("the kernel's connection was cut")
-        if (scratch_bytes(self.km) or 0) > self.max_scratch_bytes:
-            self._scratch_full = True
-            raise DeadKernelError("the kernel's scratch folder is full")
         await super()._async_check_alive()
 
     def _connection_cut(self, settle=False):
@@ -285,7 +279,7 @@ class TrustedExecute(Execute):
     def preprocess(self, nb, resources=None, km=None):
         self._deadline = time.monotonic() + self.submission_timeout
         self._printed, self._printed_total, self._cut_cells, self._restarts = {}, 0, set(), 0
-        self._cut_off = self._scratch_full = False
+        self._cut_off = False
         self._cwd = (resources or {}).get("metadata", {}).get("path")
         try:
             return super().preprocess(nb, resources, km)

@@ -35,7 +35,7 @@ SANDBOX = sandbox.available() is None
 CLASS = {"ada": 5.0, "ben": 0.0, "fay": 5.0}
 SLEEPER = "zed"
 
-#: Runs a notebook of three cells (argv[1]: JSON of the middle cell's source and TrustedExecute's settings)
+#: Runs a notebook of three cells (argv[1]: JSON of the middle cell's source and settings by class)
 #: in a sandboxed kernel (argv[2]: "1") or not; prints its outputs, seconds and this process' peak memory.
 RUN = """
 import json, resource, sys, time
@@ -47,7 +47,7 @@ middle, settings = json.loads(sys.argv[1])
 nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in ["x = 41", middle, "print('after', x + 1)"]])
 nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
 start = time.monotonic()
-config = Config({"Execute": {"timeout": 120}, "TrustedExecute": settings})
+config = Config({"Execute": {"timeout": 120}, **settings})
 trusted.TrustedExecute(config=config, sandbox=sys.argv[2] == "1").preprocess(nb, {"metadata": {"path": "."}})
 print(json.dumps({"outputs": [c.outputs for c in nb.cells], "seconds": time.monotonic() - start,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
@@ -85,10 +85,11 @@ def test_a_300_mb_message_costs_its_cell_and_is_never_read(tmp_path):
 @pytest.mark.skipif(not SANDBOX, reason="the scratch folder is the sandbox's")
 def test_a_kernel_that_fills_its_scratch_folder_costs_its_cell(tmp_path):
     cap = 200 * 1024**2
-    outputs, seconds, _ = run_notebook(tmp_path, "import time\n" + FLOOD, {"max_scratch_bytes": cap})
+    outputs, seconds, _ = run_notebook(tmp_path, "import time\n" + FLOOD, {"Sandbox": {"scratch_limit": cap}})
     print(f"\n60 files of 60 MB: {seconds:.1f} s")
-    assert len(outputs) == 1 and "TrustedExecute.max_scratch_bytes" in outputs[0].get("evalue", ""), \
-        f"expected the writing cell to fail naming max_scratch_bytes, found {outputs}"
+    expected = f"the kernel's folder grew past {cap} bytes or 20,000 files (Sandbox.scratch_limit)"
+    assert [o.get("ename") for o in outputs] == [ErrorKind.KERNEL_DIED] and expected in outputs[0]["evalue"], \
+        f"expected the writing cell to fail with {ErrorKind.KERNEL_DIED} saying {expected!r}, found {outputs}"
 
 
 @pytest.mark.skipif(not SANDBOX, reason="the font list is put in the sandbox's folder")
