@@ -45,13 +45,12 @@ COURSE = "firstneuron"
 
 #: student id -> (variants of the catalogue in their answers, hands in the blank release, expected score)
 STUDENTS = {
-    "ada": ((), False, 5.0),                        # correct everywhere: full marks
+    "ada": ((), False, 5.0),                        # correct everywhere, saved under another name: full marks
     "ben": (("sigmoid_sign_error",), False, 3.0),   # e^z for e^-z: sigmoid's 2 points lost
     "cy": ((), True, 0.0),                          # the fetched notebook, untouched
-    "dee": ((), False, 5.0),                        # correct, saved under another name
 }
 #: student id -> the name their notebook was submitted under ("Save As" in Jupyter, the original deleted)
-RENAMED = {"dee": f"{STAGE}-Copy1.ipynb"}
+RENAMED = {"ada": f"{STAGE}-Copy1.ipynb"}
 
 
 def submitted_name(student):

@@ -28,8 +28,6 @@ CLASS = {
     "ada": ((), False, 5.0),
     "ben": ((), True, 0.0),
     "cy": (("sigmoid_sign_error",), False, 3.0),
-    "dee": (("forgot_to_standardize",), False, 3.0),
-    "eve": (("sigmoid_no_reciprocal",), False, 3.0),
     "fay": ((), False, 5.0),
 }
 SANDBOX = sandbox.available() is None

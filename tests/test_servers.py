@@ -2,8 +2,8 @@
 
 The Dask test starts ``dask scheduler`` and two ``dask worker`` processes
 (with ``PYTHONPATH=autograder``, as docs/instructor.md §8 says) and grades a
-class with ``python -m classroom grade --scheduler``; a second run kills a
-worker while it grades.  The PostgreSQL test makes a throwaway cluster with
+class with ``python -m classroom grade --scheduler``, killing a worker while
+it grades.  The PostgreSQL test makes a throwaway cluster with
 Debian's ``initdb`` and ``pg_ctl`` as an unprivileged user, and grades,
 regrades, reports and exports a class whose gradebook lives there.  The
 class graded by the local pool is the session's `sigmoid_class` (tests/conftest.py):
@@ -91,28 +91,14 @@ def dask_cluster(tmp_path):
 
 def test_a_class_graded_on_a_dask_cluster_started_from_its_command_line(tmp_path, dask_cluster, sigmoid_class,
                                                                        monkeypatch):
+    """The class graded with ``--scheduler``, one worker killed midway (SIGKILL, as the OOM killer does): its
+    nanny restarts it, the scheduler runs its task again elsewhere, and every submission is graded and recorded
+    once, each test cell with the score the local pool gave it."""
     address, client = dask_cluster
     monkeypatch.setenv("FIRSTNEURON_SEED", "7")
     workspace = make_course(tmp_path / "course")
     _, local_cells = gradebook_scores(sigmoid_class["workspace"])  # the same class, graded by the local pool
-    run = subprocess.run(grade_command(workspace, "--scheduler", address), env=grading_env(),
-                         capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, \
-        f"expected exit 0 from the --scheduler run, found {run.returncode}:\n{run.stderr[-3000:]}"
-    assert summary_line(run.stdout).startswith(f"Summary: {len(CLASS)} graded (0 already done), 0 failed to grade"), \
-        f"expected every submission graded once on the cluster, found:\n{run.stdout}"
-    scores, cells = gradebook_scores(workspace)
-    assert scores == SCORES, f"expected the class's scores (seed 7) from the cluster, found {scores}"
-    assert cells == local_cells, \
-        f"expected the same score in every test cell on the cluster as on the local pool, found {cells} vs {local_cells}"
-    rows = classroom.read_grades_csv(workspace / "grades.csv")
-    assert sorted((r["student_id"], float(r["score"])) for r in rows) == sorted(SCORES.items()), \
-        f"expected grades.csv to hold the cluster's scores, found {rows}"
-
-    # A worker killed mid-class (SIGKILL, as the OOM killer does): its nanny restarts it, the
-    # scheduler runs its task again elsewhere, and every submission is graded and recorded once.
-    (workspace / "grades.csv").unlink()
-    driver = subprocess.Popen(grade_command(workspace, "--force", "--scheduler", address), env=grading_env(),
+    driver = subprocess.Popen(grade_command(workspace, "--scheduler", address), env=grading_env(),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     killed, deadline = None, time.monotonic() + 120
     while killed is None and time.monotonic() < deadline and driver.poll() is None:
@@ -130,10 +116,13 @@ def test_a_class_graded_on_a_dask_cluster_started_from_its_command_line(tmp_path
         f"expected exit 0 after a worker was killed mid-class, found {driver.returncode}:\n{stderr[-3000:]}"
     assert summary_line(stdout).startswith(f"Summary: {len(CLASS)} graded (0 already done), 0 failed to grade"), \
         f"expected each submission graded once despite the killed worker (process {killed}), found:\n{stdout}"
-    scores, _ = gradebook_scores(workspace)
-    assert scores == SCORES, f"expected the same scores after the worker was killed, found {scores}"
+    scores, cells = gradebook_scores(workspace)
+    assert scores == SCORES, f"expected the class's scores (seed 7) from the cluster, found {scores}"
+    assert cells == local_cells, \
+        f"expected the same score in every test cell on the cluster as on the local pool, found {cells} vs {local_cells}"
     rows = classroom.read_grades_csv(workspace / "grades.csv")
-    assert sorted(r["student_id"] for r in rows) == sorted(CLASS), f"expected one row per student, found {rows}"
+    assert sorted((r["student_id"], float(r["score"])) for r in rows) == sorted(SCORES.items()), \
+        f"expected grades.csv to hold the cluster's scores, one row per student, found {rows}"
     client.wait_for_workers(2, timeout=60)
     pids = sorted(client.run(os.getpid).values())
     assert killed not in pids, f"expected the killed worker {killed} replaced by its nanny, found workers {pids}"
