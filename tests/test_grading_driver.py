@@ -14,39 +14,26 @@ from pathlib import Path
 import pytest
 
 import classroom
-from course import generate_release, grading_env, make_workspace
-import catalogue
-import staging
+from course import grading_env
 import grading
 import sandbox
 import worker
+from conftest import SIGMOID, SIGMOID_CLASS, grade_command, make_sigmoid_course
 from test_hostile import kernel_folders, sandbox_processes
 
-STAGE = "01-sigmoid"
-#: student -> (catalogue variants, hands in the blank release, expected score)
-CLASS = {
-    "ada": ((), False, 5.0),
-    "ben": ((), True, 0.0),
-    "cy": (("sigmoid_sign_error",), False, 3.0),
-    "fay": ((), False, 5.0),
-}
-SANDBOX = sandbox.available() is None
+STAGE = SIGMOID
+#: The class: the session's sigmoid class (tests/conftest.py), here graded from the command line and killed.
+CLASS = SIGMOID_CLASS
 
 
 @pytest.fixture()
 def course(tmp_path, monkeypatch):
     monkeypatch.setenv("FIRSTNEURON_SEED", "7")
-    workspace = make_workspace(tmp_path / "course")
-    release = generate_release(workspace, only=[STAGE])
-    for student, (variants, blank, _) in CLASS.items():
-        staging.submit(workspace, student, STAGE, catalogue.build_submission(STAGE, variants, blank, release))
-    return workspace
+    return make_sigmoid_course(tmp_path / "course")
 
 
 def test_a_killed_driver_loses_and_duplicates_nothing(course, request):
-    command = [sys.executable, "-m", "classroom", "grade", STAGE, "--course", str(course), "--workers", "2"]
-    if not SANDBOX:
-        command.append("--no-sandbox")
+    command = grade_command(course, "--workers", "2")
     # This run's own TMPDIR, so its private scratch root is its own; short, as kernels' socket paths must be.
     tmpdir = Path(tempfile.mkdtemp(prefix="fn-kd-"))
     request.addfinalizer(lambda: shutil.rmtree(tmpdir, ignore_errors=True))
