@@ -132,9 +132,8 @@ class TrustedExecute(Execute):
             stuck = "the cell ran past its time limit and ignored the interrupt"
         except DeadKernelError:
             cell.outputs = [error_output(ErrorKind.KERNEL_DIED, "the kernel died while this cell ran (the process "
-                                         "exited, crashed, ran out of memory or wrote more files than its "
-                                         "folder may hold)")]
-            full = scratch_full(self.km)
+                                         "exited, crashed or ran out of memory)")]
+            full = scratch_full(self.km)  # its guard ended it: the folder says so, not the kernel
             if full:
                 cell.outputs = [error_output(ErrorKind.KERNEL_DIED, full)]
             elif self._cut_off and await self._still_alive():
