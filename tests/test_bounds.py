@@ -35,16 +35,21 @@ SANDBOX = sandbox.available() is None
 CLASS = {"ada": 5.0, "ben": 0.0, "fay": 5.0}
 SLEEPER = "zed"
 
-#: Runs a notebook of three cells (argv[1]: JSON of the middle cell's source and settings by class)
-#: in a sandboxed kernel (argv[2]: "1") or not; prints its outputs, seconds and this process' peak memory.
+#: Runs a notebook of three cells (argv[1]: JSON of the middle cell's source, settings by class and code for the
+#: first cell) in a sandboxed kernel (argv[2]: "1") or not; prints its outputs, seconds and this process' peak
+#: memory.  A middle cell with hidden tests is a test cell.
 RUN = """
 import json, resource, sys, time
 import nbformat
 import trusted
 from traitlets.config import Config
 
-middle, settings = json.loads(sys.argv[1])
-nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in ["x = 41", middle, "print('after', x + 1)"]])
+middle, settings, setup = json.loads(sys.argv[1])
+nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in ["x = 41\\n" + setup, middle,
+                                                                            "print('after', x + 1)"]])
+if "### BEGIN HIDDEN TESTS" in middle:
+    nb.cells[1].metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "points": 1,
+                                        "grade_id": "middle_tests", "schema_version": 3}
 nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
 start = time.monotonic()
 config = Config({"Execute": {"timeout": 120}, **settings})
@@ -59,10 +64,11 @@ FLOOD = ("for i in range(60):\n    with open(f'fill{i}.bin', 'wb') as f:\n      
          "    time.sleep(0.2)")
 
 
-def run_notebook(tmp_path, middle, settings=None, sandboxed=SANDBOX, env=None):
-    """Outputs of the three cells, seconds and the grader's peak memory (MB) of one run of `RUN` (`env`: more
-    of the grader's environment variables)."""
-    run = subprocess.run([sys.executable, "-c", RUN, json.dumps([middle, settings or {}]), "1" if sandboxed else "0"],
+def run_notebook(tmp_path, middle, settings=None, sandboxed=SANDBOX, env=None, setup=""):
+    """Outputs of the middle cell, seconds and the grader's peak memory (MB) of one run of `RUN` (`env`: more
+    of the grader's environment variables; `setup`: code for the first cell)."""
+    run = subprocess.run([sys.executable, "-c", RUN, json.dumps([middle, settings or {}, setup]),
+                          "1" if sandboxed else "0"],
                          cwd=tmp_path, env={**grading_env(), **(env or {})}, capture_output=True, text=True,
                          timeout=600)
     assert run.returncode == 0, f"expected the notebook to run to its end, found {run.returncode}:\n{run.stderr[-2000:]}"
@@ -90,6 +96,17 @@ def test_a_kernel_that_fills_its_scratch_folder_costs_its_cell(tmp_path):
     expected = f"the kernel's folder grew past {cap} bytes or 20,000 files (Sandbox.scratch_limit)"
     assert [o.get("ename") for o in outputs] == [ErrorKind.KERNEL_DIED] and expected in outputs[0]["evalue"], \
         f"expected the writing cell to fail with {ErrorKind.KERNEL_DIED} saying {expected!r}, found {outputs}"
+
+
+@pytest.mark.skipif(not SANDBOX, reason="the scratch folder is the sandbox's")
+def test_a_kernel_that_fills_its_folder_during_a_hidden_check_costs_that_test_cell(tmp_path):
+    cap = 200 * 1024**2
+    fill = "def fill():\n    import time\n" + "".join(f"    {line}\n" for line in FLOOD.splitlines()) + "    return 1"
+    test_cell = "### BEGIN HIDDEN TESTS\nassert fill() == 1\n### END HIDDEN TESTS"
+    outputs, _, _ = run_notebook(tmp_path, test_cell, {"Sandbox": {"scratch_limit": cap}}, setup=fill)
+    expected = f"the kernel's folder grew past {cap} bytes or 20,000 files (Sandbox.scratch_limit)"
+    assert [o.get("ename") for o in outputs] == [ErrorKind.KERNEL_DIED] and expected in outputs[0]["evalue"], \
+        f"expected the test cell to fail with {ErrorKind.KERNEL_DIED} saying {expected!r}, found {outputs}"
 
 
 @pytest.mark.skipif(not SANDBOX, reason="the font list is put in the sandbox's folder")
