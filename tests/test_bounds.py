@@ -10,7 +10,6 @@
 """
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -27,7 +26,7 @@ import staging
 import sandbox
 import trusted
 from cells import ErrorKind
-from course import REPO, generate_release, grading_env, make_workspace
+from course import generate_release, grading_env, make_workspace
 
 STAGE = "01-sigmoid"
 SANDBOX = sandbox.available() is None
