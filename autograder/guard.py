@@ -8,7 +8,8 @@ live on.  This guard sits between the grader (process PID) and bubblewrap: it
 asks Linux for SIGTERM when its parent dies (or ends at once if PID is gone
 already) and then kills the sandbox, whose processes all
 die with it (``--die-with-parent`` and the PID namespace), and removes the
-kernel's folder and cgroups (nobody else will).  Before starting COMMAND it
+kernel's folder and cgroups (nobody else will).  Once its child has ended, whatever is left of
+its process group (the sandbox's) is killed too.  Before starting COMMAND it
 moves itself into each CGROUP (so that the sandbox is counted there).  While
 the sandbox runs it checks every quarter second that FOLDER (the kernel's
 folder, a host folder the kernel writes in) holds at most BYTES (and at most
@@ -70,6 +71,26 @@ def parse(arguments):
     return parent, watch, limit, cgroups, arguments[1:]
 
 
+def end_group():
+    """SIGKILL the other processes of this guard's process group: whatever outlived the sandbox's bubblewrap.
+
+    Inside the sandbox, bubblewrap's init dies with bubblewrap once it has asked Linux to
+    (``--die-with-parent``); a bubblewrap killed while it set the sandbox up left that init behind
+    for good.  The kernel manager starts the guard in a session of its own, so its group is the
+    sandbox's; a guard that does not lead its group kills nothing.
+    """
+    me = os.getpid()
+    if os.getpgrp() != me:
+        return
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != me:
+            try:
+                if os.getpgid(int(entry)) == me:
+                    os.kill(int(entry), signal.SIGKILL)
+            except OSError:
+                pass
+
+
 def clean_up(watch, cgroups):
     """Remove the kernel's folder and cgroups (the grader is gone: nobody else will)."""
     time.sleep(0.2)
@@ -118,6 +139,7 @@ def main(arguments):
                 child.wait()
         except InterruptedError:
             continue
+    end_group()
     if orphaned or os.getppid() != parent:
         clean_up(watch, cgroups)
     return code

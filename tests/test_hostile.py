@@ -25,6 +25,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -402,6 +403,46 @@ def test_a_killed_grader_leaves_no_kernel_and_no_folder(private_root):
     km = sandbox.IpcKernelManager(config=Config({"Sandbox": {"scratch_root": str(root)}}))
     sandbox.remove_tree(km.scratch)
     assert not stale.exists(), f"expected {stale} (its grader is gone) removed at the next start"
+
+
+#: A grader whose kernel command leaves a process behind in the guard's group, as bubblewrap's init was left
+#: when bubblewrap was killed while it set the sandbox up: it starts guard.py (argv[1]) as the kernel manager
+#: does, in a session of its own, says the leftover's process id and waits to be killed.
+LEAVING_GRADER = """
+import subprocess, sys, time
+guard = subprocess.Popen([sys.executable, "-S", sys.argv[1], "--", "sh", "-c", "sleep 600 & echo $!; wait"],
+                         stdout=subprocess.PIPE, text=True, start_new_session=True)
+print(guard.stdout.readline().strip(), flush=True)
+time.sleep(600)
+"""
+
+
+def running(pid):
+    """True while process `pid` runs (a zombie waiting to be reaped does not)."""
+    try:
+        return "\nState:\tZ" not in open(f"/proc/{pid}/status").read()
+    except OSError:
+        return False
+
+
+def test_a_killed_grader_leaves_nothing_of_its_guards_process_group():
+    grader = subprocess.Popen([sys.executable, "-c", LEAVING_GRADER, str(sandbox.GUARD)], stdout=subprocess.PIPE,
+                              text=True)
+    left = None
+    try:
+        left = int(grader.stdout.readline())
+        assert running(left), f"expected the kernel command's leftover (process {left}) running"
+    finally:
+        grader.kill()
+        grader.wait()
+    end = time.monotonic() + 10
+    while time.monotonic() < end and running(left):
+        time.sleep(0.1)
+    try:
+        assert not running(left), f"expected the guard to end process {left} of its group after kill -9 of the grader"
+    finally:
+        if running(left):
+            os.kill(left, signal.SIGKILL)
 
 
 def case_output(workspace, student):
