@@ -428,7 +428,6 @@ def running(pid):
 def test_a_killed_grader_leaves_nothing_of_its_guards_process_group():
     grader = subprocess.Popen([sys.executable, "-c", LEAVING_GRADER, str(sandbox.GUARD)], stdout=subprocess.PIPE,
                               text=True)
-    left = None
     try:
         left = int(grader.stdout.readline())
         assert running(left), f"expected the kernel command's leftover (process {left}) running"
