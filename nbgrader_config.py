@@ -34,7 +34,7 @@ c.CourseDirectory.release_directory = "notebooks"
 # there.  It cannot shadow the grader's code: the hidden checks run in the
 # grader's process, which imports `checks` and `reference` from autograder/
 # before any submission (worker.worker_init) and never has a submission's
-# folder on its path (tests/hostile.py: instructor_names_handed_in).
+# folder on its path (tests/hostile.toml: instructor_names_handed_in).
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
 
 # Release notebooks: no outputs, one generic kernel.

@@ -299,7 +299,7 @@ def inert_mathml(markup):
 
     latex2mathml copies the argument of ``\\text{...}`` as it is: ``$\\text{<img onerror=...>}$``
     in a learner's Markdown (math, so the Markdown renderer escapes it and the sanitizer keeps it
-    as text) would otherwise become an element of the feedback page (tests/hostile.py:
+    as text) would otherwise become an element of the feedback page (tests/hostile.toml:
     ``xss_markdown_math``).
     """
     parser = _InertMathML()

@@ -63,29 +63,38 @@ class TrustedExecute(Execute):
     ``Autograde.autograde_preprocessors``.
     """
 
+    # The kernel.
     sandbox = Bool(True, help="Run the learner's kernel in a bubblewrap sandbox (see sandbox.py).").tag(config=True)
+
+    # Time: a notebook's whole run, and a stuck or dead kernel.
     submission_timeout = Integer(300, help="Seconds one notebook may run in all, hidden checks included.").tag(
         config=True)
-    max_output = Integer(1_000_000, help="Characters of output kept per cell (every kind of output counted; "
-                         "error outputs are always kept, cut to max_error_chars). Default: 1,000,000.").tag(config=True)
-    max_notebook_output = Integer(5_000_000, help="Characters of output kept per notebook; past it, each later cell "
-                                  "keeps only its errors and a line saying so. Default: 5,000,000.").tag(config=True)
-    max_error_chars = Integer(20_000, help="Characters of one error output (its message and traceback) kept, "
-                              "from the kernel or from a hidden check. Default: 20,000.").tag(config=True)
+    interrupt_grace = Float(3.0, help="Seconds a kernel gets to stop after an interrupt (a cell past its time limit) "
+                            "before it is restarted. Default: 3.").tag(config=True)
+    max_restarts = Integer(3, help="Restarts of a dead or stuck kernel per submission; past them, the rest of the "
+                           "notebook is not run. Default: 3.").tag(config=True)
+
+    # What a submission may be, checked before it runs.
+    max_notebook_bytes = Integer(32 * 1024**2, help="Bytes of a submitted notebook file, checked before it is read: "
+                                 "a larger one is not graded. Default: 32 MiB.").tag(config=True)
+    max_cells = Integer(300, help="Cells of a submitted notebook: one with more is not graded. "
+                        "Default: 300.").tag(config=True)
+
+    # What the kernel sends, bounded before it is read.
     max_message_bytes = Integer(64 * 1024**2, help="Bytes of one message the learner's kernel may send while a cell "
                                 "runs (libzmq's MAXMSGSIZE: a larger one is never read). Sending one fails the cell "
                                 "and restarts the kernel. Default: 64 MiB.").tag(config=True)
     max_answer_bytes = Integer(64 * 1024**2, help="Bytes of one answer of the learner's kernel to a hidden check "
                                "(firstneuron.bridge; a larger one is never read). Crossing it fails that test cell. "
                                "Default: 64 MiB.").tag(config=True)
-    max_notebook_bytes = Integer(32 * 1024**2, help="Bytes of a submitted notebook file, checked before it is read: "
-                                 "a larger one is not graded. Default: 32 MiB.").tag(config=True)
-    max_cells = Integer(300, help="Cells of a submitted notebook: one with more is not graded. "
-                        "Default: 300.").tag(config=True)
-    max_restarts = Integer(3, help="Restarts of a dead or stuck kernel per submission; past them, the rest of the "
-                           "notebook is not run. Default: 3.").tag(config=True)
-    interrupt_grace = Float(3.0, help="Seconds a kernel gets to stop after an interrupt (a cell past its time limit) "
-                            "before it is restarted. Default: 3.").tag(config=True)
+
+    # What is kept of the outputs.
+    max_output = Integer(1_000_000, help="Characters of output kept per cell (every kind of output counted; "
+                         "error outputs are always kept, cut to max_error_chars). Default: 1,000,000.").tag(config=True)
+    max_notebook_output = Integer(5_000_000, help="Characters of output kept per notebook; past it, each later cell "
+                                  "keeps only its errors and a line saying so. Default: 5,000,000.").tag(config=True)
+    max_error_chars = Integer(20_000, help="Characters of one error output (its message and traceback) kept, "
+                              "from the kernel or from a hidden check. Default: 20,000.").tag(config=True)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

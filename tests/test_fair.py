@@ -4,7 +4,7 @@ Unit tests without a kernel: `firstneuron.bridge` carries subclasses of the
 plain types as their base type and never lets the kernel's word for a type pass
 for a plain type's name; `staging.mend_cells` puts a deleted test cell back at
 its place in the release and grades the cell at the release's place, never a
-pasted copy.  The graded versions of these cases are in tests/hostile.py.
+pasted copy.  The graded versions of these cases are in tests/hostile.toml.
 """
 import contextlib
 import copy

@@ -1,4 +1,4 @@
-"""Grades a learner cannot forge: the hostile catalogue (tests/hostile.py) graded as one class.
+"""Grades a learner cannot forge: the hostile catalogue (tests/hostile.toml) graded as one class.
 
 The honest controls are graded alone first; then the whole class, controls
 and every hostile case, is graded together with the real driver (sandboxed

@@ -3,7 +3,7 @@
 An instructor's course with an exchange (as tests/test_exchange.py sets one
 up) is served by ``python -m classroom serve`` in the background.  Three
 learners submit 02-propagate (correct, a catalogue mistake, a hostile case of
-tests/hostile.py) and fetch their feedback with ``nbgrader fetch_feedback``:
+tests/hostile.toml) and fetch their feedback with ``nbgrader fetch_feedback``:
 each page has the right score and diagnosis within 30 s.  Then the service
 is killed with ``kill -9`` while it grades a new submission and started
 again: nothing is lost, duplicated or graded twice.  The attempt limit

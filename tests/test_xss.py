@@ -1,7 +1,7 @@
 """Pages no learner can script: markdown, attachments and output metadata made inert (issue 16, item 5).
 
 The sanitizer (autograder/sanitize.py) on its own.  The page cases of the hostile
-catalogue (tests/hostile.py, ids ``xss_*``) on real pages, the feedback page and
+catalogue (tests/hostile.toml, ids ``xss_*``) on real pages, the feedback page and
 nbgrader's formgrader in Debian's chromium, are in tests/test_hostile.py, which
 grades them with the rest of the catalogue.
 """
