@@ -21,7 +21,6 @@ from firstneuron import data as fd  # noqa: E402
 from firstneuron import plotting  # noqa: E402
 from firstneuron.data import (  # noqa: E402
     DataError,
-    describe,
     export_image_folder,
     load_celeba,
     load_dataset,
@@ -177,10 +176,10 @@ def test_registry_lists_faces():
     assert callable(info.loader), "expected a callable loader"
 
 
-def test_describe_faces(faces):
-    text = describe(faces)
+def test_summarize_faces(faces):
+    text = fd.summarize(faces)
     for part in ("160", "40", "25x25", "1 channel", "'face'", "'not face'", "80", "50.0 %"):
-        assert part in text, f"expected {part!r} in describe() output, found:\n{text}"
+        assert part in text, f"expected {part!r} in summarize() output, found:\n{text}"
 
 
 def test_learner_exercise_names_not_defined():
@@ -538,7 +537,8 @@ def test_main_in_process(capsys, tmp_path):
 def test_package_exports_the_public_names():
     missing = [name for name in fd.__all__ if not hasattr(fd, name)]
     assert not missing, f"expected every name of __all__ in firstneuron.data, missing {missing}"
-    assert fd.describe is fd.summarize, "expected describe to stay an alias of summarize"
+    assert not hasattr(fd, "describe"), (
+        "expected one describe, firstneuron.testing's (a value in a few words); the data set's is summarize")
 
 
 def test_import_prints_nothing(tmp_path):

@@ -2,6 +2,7 @@
 
 Dask is tested on a real scheduler and workers started from their command line (test_servers.py).
 """
+import argparse
 import os
 import shutil
 import signal
@@ -14,9 +15,10 @@ from pathlib import Path
 import pytest
 
 import classroom
-from course import grading_env
+from course import grading_env, load_course_config
 import grading
 import sandbox
+import trusted
 import worker
 from conftest import SIGMOID, SIGMOID_CLASS, grade_command, make_sigmoid_course
 from test_hostile import kernel_folders, sandbox_processes
@@ -123,6 +125,27 @@ def test_a_course_that_turns_the_sandbox_off_is_refused_without_the_flag(course,
     assert len(error.splitlines()) == 1 and "nbgrader_config.py" in error and "--no-sandbox" in error, \
         f"expected one line naming the course's configuration and --no-sandbox, found {error!r}"
     assert not (course / "autograded").exists(), "expected nothing graded unsandboxed without the flag"
+
+
+def test_each_grading_option_sets_its_setting_in_the_course_configuration(course):
+    """--workers, --scheduler and --no-sandbox reach the traits they name, over nbgrader_config.py's values."""
+    parser = argparse.ArgumentParser()
+    classroom.add_grading_options(parser)
+    assert classroom.flag_settings(parser.parse_args([])) == {}, "expected no option to set nothing"
+    args = parser.parse_args(["--workers", "3", "--scheduler", "tcp://10.0.0.5:8786", "--no-sandbox"])
+    with open(course / "nbgrader_config.py", "a") as f:
+        f.write("c.Grading.workers = 1\nc.TrustedExecute.sandbox = True\n")
+    config = load_course_config(course, classroom.flag_settings(args))
+    settings = grading.Grading(config=config)
+    execute = trusted.TrustedExecute(config=config)
+    found = (settings.workers, settings.scheduler, execute.sandbox)
+    assert found == (3, "tcp://10.0.0.5:8786", False), (
+        f"expected the options over the course's settings (workers, scheduler, sandbox) = "
+        f"(3, 'tcp://10.0.0.5:8786', False), found {found}")
+    classes = {"Grading": grading.Grading, "TrustedExecute": trusted.TrustedExecute}
+    for section, name, *_ in [*classroom.ALIASES.values(), *classroom.FLAGS.values()]:
+        traits = classes[section].class_traits(config=True)
+        assert name in traits, f"expected {section}.{name} to be a setting, found only {sorted(traits)}"
 
 
 def test_a_warm_kernel_serves_only_the_settings_it_was_started_with():

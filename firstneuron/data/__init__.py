@@ -36,7 +36,7 @@ Layout: one module per job, all re-exported here.
   :func:`export_image_folder`.
 * ``celeba`` -- :func:`load_celeba`.
 * ``validate`` -- checking a value is a data set 5-tuple.
-* ``summary`` -- :func:`summarize` (also importable as ``describe``).
+* ``summary`` -- :func:`summarize`.
 * ``cli`` / ``__main__`` -- the command line.
 """
 
@@ -51,14 +51,10 @@ from .errors import DataError
 from .folder import export_image_folder, load_image_folder
 from .summary import summarize
 
-describe = summarize
-"""Former name of :func:`summarize`, kept so that existing imports work."""
-
 __all__ = [
     "DATASETS",
     "DataError",
     "DatasetInfo",
-    "describe",
     "export_image_folder",
     "load_celeba",
     "load_course_data",
