@@ -17,6 +17,7 @@ import sandbox
 import worker
 from course import (GRADED_FUNCTIONS, GRADING, RELEASE, REPO, SOLUTIONS, CourseError, generate_release, has_gradebook,
                     locked, make_workspace, notebook_path, read_notebook)
+from feedback_filter import NOT_ATTEMPTED
 from staging import holds_exercises, renamed_notebook, submit
 
 
@@ -168,7 +169,7 @@ def verdict(outcome, cell):
     message = outcome.messages.get(cell, "")
     if score >= maximum:
         return "passed"
-    if message.startswith("Not attempted"):
+    if message == NOT_ATTEMPTED:  # the line the feedback gives every unattempted exercise
         return "not attempted yet"
     return f"failed: {message}" if message else "failed"
 

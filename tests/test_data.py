@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import matplotlib
 
@@ -17,6 +16,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image, UnidentifiedImageError  # noqa: E402
 
+import course  # noqa: E402
 from firstneuron import data as fd  # noqa: E402
 from firstneuron import plotting  # noqa: E402
 from firstneuron.data import (  # noqa: E402
@@ -27,7 +27,7 @@ from firstneuron.data import (  # noqa: E402
     load_image_folder,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = course.REPO
 
 
 # ---------------------------------------------------------------- helpers
@@ -494,8 +494,7 @@ def test_celeba_error_corrupt_image(tmp_path):
 
 
 def run_cli(*args, cwd):
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    env = {**os.environ, **course.grading_variables(os.environ.get("PYTHONPATH", ""))}
     return subprocess.run([sys.executable, "-m", "firstneuron.data", *map(str, args)],
                           capture_output=True, text=True, cwd=cwd, env=env, timeout=60)
 
@@ -542,7 +541,7 @@ def test_package_exports_the_public_names():
 
 
 def test_import_prints_nothing(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(REPO), MPLBACKEND="Agg")
+    env = {**os.environ, **course.grading_variables()}
     r = subprocess.run([sys.executable, "-c", "import firstneuron.data, firstneuron.plotting"],
                        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
     assert r.returncode == 0 and r.stdout == "" and r.stderr == "", (
