@@ -113,14 +113,48 @@ def opened_offline(browser, path, **options):
         context.close()
 
 
-def open_notebook(browser, url, stage, workspace):
-    """Open one notebook alone, in a JupyterLab workspace of its own (no tabs restored)."""
+@pytest.fixture(scope="module")
+def lab_page(browser, lab):
+    """The learners' lab, loaded once in a fresh workspace (no tabs restored); the tests open notebooks in it.
+
+    ``first_screen`` is the page's text 2 s after it loaded: by then the
+    Assignment List extension has asked the server for courses, and a
+    notification it raised would still be shown.
+    """
+    url, _ = lab
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(f"{url}/lab/workspaces/{workspace}/tree/{stage}/{stage}.ipynb?reset&token={TOKEN}")
+    page.goto(f"{url}/lab/workspaces/learner?reset&token={TOKEN}")
+    page.wait_for_selector(".lm-MenuBar-itemLabel:text-is('File')", timeout=60_000)
+    page.wait_for_timeout(2000)
+    page.first_screen = page.evaluate("() => document.body.innerText")
+    yield page
+    page.close()
+
+
+def file_menu(page, item):
+    """Click `item` of the lab's File menu."""
+    page.click(".lm-MenuBar-itemLabel:text-is('File')")
+    page.click(f".lm-Menu-itemLabel:text-is('{item}')")
+
+
+def open_notebook(page, stage):
+    """Open the stage's notebook in the lab `page` as a learner would: File, Open from Path…; the only one open."""
+    while page.locator(".jp-NotebookPanel").count():
+        close_notebook(page)
+    file_menu(page, "Open from Path…")
+    page.fill(".jp-Dialog input", f"{stage}/{stage}.ipynb")
+    page.click(".jp-Dialog .jp-mod-accept")
     page.wait_for_selector(".jp-Notebook .jp-Cell", state="attached", timeout=60_000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
     page.wait_for_timeout(1500)  # MathJax typesets after the cells appear
     return page
+
+
+def close_notebook(page):
+    """File, Close and Shut Down Notebook…, Ok: the tab closed and its kernel shut down."""
+    file_menu(page, "Close and Shut Down Notebook…")
+    page.click(".jp-Dialog .jp-mod-accept")
+    page.wait_for_selector(".jp-NotebookPanel", state="detached", timeout=30_000)
 
 
 def run_all(page):
@@ -139,10 +173,10 @@ def outputs_of(page):
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_a_learner_runs_the_stage_in_the_learners_lab(browser, lab, stage):
-    url, folder = lab
+def test_a_learner_runs_the_stage_in_the_learners_lab(lab_page, lab, stage):
+    _, folder = lab
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page = open_notebook(browser, url, stage, workspace=f"run-{stage}")
+    page = open_notebook(lab_page, stage)
     try:
         page.screenshot(path=str(SHOTS / f"{stage}.png"))
         dirty = page.locator(".lm-TabBar-tab.jp-mod-dirty").all_inner_texts()
@@ -178,7 +212,7 @@ def test_a_learner_runs_the_stage_in_the_learners_lab(browser, lab, stage):
         assert figures >= figure_cells(stage), f"expected at least {figure_cells(stage)} figures, found {figures}"
         page.screenshot(path=str(SHOTS / f"{stage}-after-run-all.png"))
     finally:
-        page.close()
+        close_notebook(page)
 
 
 def learner_lab_config():
@@ -205,12 +239,11 @@ def test_the_lab_keeps_the_assignment_list_only_where_an_exchange_is_set_up(tmp_
 
 
 @pytest.fixture(scope="module")
-def sigmoid_page(browser, lab):
-    """01-sigmoid opened once in the lab: the self-study checks look at it, then the wrong sigmoid is typed in."""
-    url, _ = lab
-    page = open_notebook(browser, url, "01-sigmoid", workspace="self-study")
+def sigmoid_page(lab_page):
+    """01-sigmoid opened in the lab: the self-study checks look at it, then the wrong sigmoid is typed in."""
+    page = open_notebook(lab_page, "01-sigmoid")
     yield page
-    page.close()
+    close_notebook(page)
 
 
 def test_the_self_study_lab_shows_no_assignment_list_without_an_exchange(sigmoid_page, lab):
@@ -222,8 +255,7 @@ def test_the_self_study_lab_shows_no_assignment_list_without_an_exchange(sigmoid
         pytest.skip("this machine has an nbgrader exchange: the lab rightly shows the Assignment List")
     page = sigmoid_page
     try:
-        page.wait_for_timeout(2000)  # the Assignment List asked the server for courses as soon as it loaded
-        shown = page.evaluate("() => document.body.innerText")
+        shown = page.first_screen + page.evaluate("() => document.body.innerText")
         page.keyboard.press("Control+Shift+c")  # the command palette lists every command, menus included
         page.wait_for_selector(".lm-CommandPalette-content", timeout=10_000)
         palette = page.locator(".lm-CommandPalette-itemLabel").all_inner_texts()
