@@ -1,13 +1,14 @@
 """The hostile catalogue: submissions of 02-propagate that try to forge grades or hurt others.
 
 The cases are written in ``tests/hostile.toml``, one ``[[case]]`` table each,
-with the fields of `Case`; this module reads them into `CASES`.  Each case is a cell added to a learner's notebook (after the ``propagate``
-exercise) and the score an honest learner with the same functions would get.
-Most cases start from `WRONG`: a ``propagate`` that is wrong everywhere but
-on the visible example, so that it passes the visible tests and deserves
-1/6 (``initialize_with_zeros`` only); an attack that beat the hidden checks
-would show as more.  Cases with ``base = "correct"`` start from correct code and must
-keep all 6 points: machinery (a warning, a crash or a stuck loop in an
+with the fields of `Case`; this module reads them into `CASES`.  Each case is
+a cell added to a learner's notebook (after the ``propagate`` exercise) and
+the score an honest learner with the same functions would get.  Most cases
+start from `WRONG`: a ``propagate`` that is wrong everywhere but on the
+visible example, so that it passes the visible tests and deserves 1/6
+(``initialize_with_zeros`` only); an attack that beat the hidden checks would
+show as more.  Cases with ``base = "correct"`` start from correct code and
+must keep all 6 points: machinery (a warning, a crash or a stuck loop in an
 ungraded cell) never costs an honest learner.  ``{repo}``, ``{course}`` and
 ``{port}`` are filled in by the test: the course is public, so attackers
 know every path.  ``{PWN}`` and the other names of `TEXTS` are filled in
