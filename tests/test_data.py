@@ -541,7 +541,8 @@ def test_package_exports_the_public_names():
 
 
 def test_import_prints_nothing(tmp_path):
-    env = {**os.environ, **course.grading_variables()}
+    # A learner's view: the repository's root on the path, not autograder/ (firstneuron needs nothing of it).
+    env = {**os.environ, **course.HEADLESS, "PYTHONPATH": str(REPO)}
     r = subprocess.run([sys.executable, "-c", "import firstneuron.data, firstneuron.plotting"],
                        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
     assert r.returncode == 0 and r.stdout == "" and r.stderr == "", (

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import classroom
-from course import grading_env, load_course_config
+from course import grading_env, load_course_config, make_workspace
 import grading
 import sandbox
 import trusted
@@ -127,12 +127,14 @@ def test_a_course_that_turns_the_sandbox_off_is_refused_without_the_flag(course,
     assert not (course / "autograded").exists(), "expected nothing graded unsandboxed without the flag"
 
 
-def test_each_grading_option_sets_its_setting_in_the_course_configuration(course):
+def test_each_grading_option_sets_its_setting_in_the_course_configuration(tmp_path):
     """--workers, --scheduler and --no-sandbox reach the traits they name, over nbgrader_config.py's values."""
     parser = argparse.ArgumentParser()
     classroom.add_grading_options(parser)
-    assert classroom.flag_settings(parser.parse_args([])) == {}, "expected no option to set nothing"
+    found = classroom.flag_settings(parser.parse_args([]))
+    assert found == {}, f"expected no setting from a command line without options, found {found}"
     args = parser.parse_args(["--workers", "3", "--scheduler", "tcp://10.0.0.5:8786", "--no-sandbox"])
+    course = make_workspace(tmp_path / "course")
     with open(course / "nbgrader_config.py", "a") as f:
         f.write("c.Grading.workers = 1\nc.TrustedExecute.sandbox = True\n")
     config = load_course_config(course, classroom.flag_settings(args))
