@@ -3,7 +3,9 @@
 The cases are written in ``tests/hostile.toml``, one ``[[case]]`` table each,
 with the fields of `Case`; this module reads them into `CASES`.  Each case is
 a cell added to a learner's notebook (after the ``propagate`` exercise) and
-the score an honest learner with the same functions would get.  Most cases
+the score an honest learner with the same functions would get.  The notebook
+leaves out the lesson's figure cells, as a learner may: no case attacks
+through them (the honest controls keep them).  Most cases
 start from `WRONG`: a ``propagate`` that is wrong everywhere but on the
 visible example, so that it passes the visible tests and deserves 1/6
 (``initialize_with_zeros`` only); an attack that beat the hidden checks would

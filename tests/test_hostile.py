@@ -40,6 +40,7 @@ import nbformat
 import pytest
 
 import catalogue
+import cells
 import staging
 import course
 import grading
@@ -111,6 +112,9 @@ def hostile_submission(case, workspace, release, port, values=None):
         nbformat.write(nb, str(target))
         return
     nb = catalogue.build_submission(STAGE, release_dir=release)
+    # The lesson's figures are left out, as a learner may delete them: no case attacks through them,
+    # and each costs its drawing, its PNG and its place in the feedback page (a third of a submission's CPU).
+    nb.cells = [cell for cell in nb.cells if not cells.is_figure_cell(cell)]
     if case.base == "wrong":
         with_cell_after(nb, "propagate", WRONG)
     if case.code:
@@ -120,9 +124,9 @@ def hostile_submission(case, workspace, release, port, values=None):
         for _ in range(case.cells):
             with_cell_after(nb, "propagate", code.replace("{port}", str(port)))
         if case.base == "wrong":  # the attack runs after the forged propagate is defined
-            cells = nb.cells
-            i = next(i for i, c in enumerate(cells) if c.source == code.replace("{port}", str(port)))
-            cells[i], cells[i + 1] = cells[i + 1], cells[i]
+            order = nb.cells
+            i = next(i for i, c in enumerate(order) if c.source == code.replace("{port}", str(port)))
+            order[i], order[i + 1] = order[i + 1], order[i]
     if case.markdown:  # a learner's markdown cell (notes, a picture) after the exercise
         index = next(i for i, c in enumerate(nb.cells) if course.cell_grade_id(c) == "propagate")
         cell = nbformat.v4.new_markdown_cell(case.markdown)
