@@ -113,7 +113,7 @@ def hostile_submission(case, workspace, release, port, values=None):
         return
     nb = catalogue.build_submission(STAGE, release_dir=release)
     # The lesson's figures are left out, as a learner may delete them: no case attacks through them,
-    # and each costs its drawing, its PNG and its place in the feedback page (a third of a submission's CPU).
+    # and they cost their drawing, their PNGs and their places in the feedback page (a quarter of a submission's CPU).
     nb.cells = [cell for cell in nb.cells if not cells.is_figure_cell(cell)]
     if case.base == "wrong":
         with_cell_after(nb, "propagate", WRONG)
